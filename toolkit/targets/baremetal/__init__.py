@@ -1,0 +1,1 @@
+"""The bare-metal realization: Ansible roles over SSH, driven through ansible-runner."""
