@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.moto",
     "tests.fixtures.spec",
+    "tests.fixtures.lab",
 ]

@@ -6,12 +6,21 @@ none prints. Results are plain dataclasses with a ``to_json()`` for ``--json`` o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import BadInput
 from toolkit.spec import LoadedSpec, SpecIssue, load_spec
 from toolkit.targets import ProvisionResult
+
+if TYPE_CHECKING:
+    from toolkit.lockin import LockinReport
+    from toolkit.parity import ParityReport
+
+# Heavy modules (Pulumi, ansible-runner, the lab) are imported inside the functions that need
+# them, so that `toolkit validate` starts fast.
 
 
 @dataclass
@@ -53,3 +62,52 @@ def provision(target: str, spec_path: Path | str | None = None, *, check: bool =
 
         return provision_aws(loaded, check=check, show_progress=show_progress)
     raise BadInput(f"unknown target {target!r} (baremetal or aws)")
+
+
+def parity(spec_path: Path | str | None = None, *, playbooks_dir: Path | None = None) -> ParityReport:
+    """Compare the AWS and bare-metal realizations of the spec; ``report.ok`` is the verdict."""
+    from toolkit.parity import run_parity
+
+    return run_parity(load_spec(spec_path), playbooks_dir=playbooks_dir)
+
+
+def lockin(spec_path: Path | str | None = None, resource_types: list[str] | None = None) -> LockinReport:
+    """Lint AWS resource types (default: those the AWS program declares) and the spec for lock-in."""
+    from toolkit.lockin import AwsResource, lint
+    from toolkit.targets.aws.offline import run_offline
+    from toolkit.targets.aws.program import StackConfig
+
+    loaded = load_spec(spec_path)
+    if resource_types is not None:
+        return lint(resource_types, loaded.spec)
+    run = run_offline(StackConfig.from_spec(loaded))
+    return lint([AwsResource(r.type, r.name, r.inputs) for r in run.resources if r.custom], loaded.spec)
+
+
+def lab_up(name: str = "default", hosts: int = 5, *,
+           progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Bring the lab ``name`` up (or return its status if it already is); see ``toolkit.lab``."""
+    from toolkit.lab import api
+
+    return api.up(name, hosts, progress=progress)
+
+
+def lab_status(name: str = "default") -> dict[str, Any]:
+    """The lab's paths, endpoints and hosts with a health probe per service."""
+    from toolkit.lab import api
+
+    return api.status(name)
+
+
+def lab_down(name: str = "default") -> dict[str, Any]:
+    """Remove the lab ``name`` entirely; safe to repeat and after a killed ``lab_up``."""
+    from toolkit.lab import api
+
+    return api.down(name)
+
+
+def lab_image() -> dict[str, Any]:
+    """Build the lab image if it is not cached; return its path and whether it was cached."""
+    from toolkit.lab import api
+
+    return api.build_image()

@@ -48,7 +48,7 @@ def cli() -> None:
 
 def _register() -> None:
     # Each command lives in its own module; importing registers it on ``cli``.
-    from toolkit.cli import provision, validate  # noqa: F401
+    from toolkit.cli import lab, parity, provision, validate  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,96 @@
+"""The database: RDS for PostgreSQL at the spec's major version, encrypted, backed up, and ready
+to publish logical replication to the bare-metal target.
+
+**The reboot step.** ``rds.logical_replication`` is a static parameter: RDS accepts it only with
+``apply_method="pending-reboot"``, and it takes effect at the instance's next reboot. Reboot
+the instance once after the first ``pulumi up`` (``aws rds reboot-db-instance
+--db-instance-identifier <dbInstanceIdentifier>``) during a maintenance window, well before
+any exit is needed: an exit must never start with an unplanned database restart. The stack
+output ``dbRebootRequiredFor`` names the parameter as a reminder; ``wal_level`` reads
+``logical`` once it took effect.
+
+RDS creates the database and its master user (``database.admin``, which is not a superuser);
+the owner role named in the spec is created by the toolkit's schema step, not here.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from toolkit.spec.model import Database as DatabaseSpec
+
+LOGICAL_REPLICATION = "rds.logical_replication"
+DEFAULT_ADMIN = "toolkit_admin"
+
+
+class Database(pulumi.ComponentResource):
+    instance: aws.rds.Instance
+    parameters: aws.rds.ParameterGroup
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        spec: DatabaseSpec,
+        identifier: str,
+        admin_password: str | None,
+        subnet_ids: list[pulumi.Output[str]],
+        security_group_id: pulumi.Output[str],
+        publicly_accessible: bool,
+        instance_class: str,
+        allocated_storage: int,
+        backup_retention_days: int,
+        tags: dict[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("toolkit:aws:Database", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        subnets = aws.rds.SubnetGroup(
+            f"{name}-subnets",
+            subnet_ids=subnet_ids,
+            description=f"{identifier}: database subnets in two zones",
+            tags=tags,
+            opts=child,
+        )
+        self.parameters = aws.rds.ParameterGroup(
+            f"{name}-params",
+            family=f"postgres{spec.version}",
+            description=f"{identifier}: logical replication for the exit path",
+            parameters=[{"name": LOGICAL_REPLICATION, "value": "1", "apply_method": "pending-reboot"}],
+            tags=tags,
+            opts=child,
+        )
+        admin = spec.admin.name if spec.admin is not None else DEFAULT_ADMIN
+        password = pulumi.Output.secret(admin_password) if admin_password is not None else None
+        self.instance = aws.rds.Instance(
+            f"{name}-instance",
+            identifier=identifier,
+            engine="postgres",
+            engine_version=str(spec.version),
+            instance_class=instance_class,
+            allocated_storage=allocated_storage,
+            max_allocated_storage=allocated_storage * 5,
+            storage_type="gp3",
+            storage_encrypted=True,
+            db_name=spec.name,
+            port=spec.port,
+            username=admin,
+            password=password,
+            # Without an admin password in the spec, RDS keeps one in Secrets Manager.
+            manage_master_user_password=True if password is None else None,
+            parameter_group_name=self.parameters.name,
+            db_subnet_group_name=subnets.name,
+            vpc_security_group_ids=[security_group_id],
+            publicly_accessible=publicly_accessible,
+            backup_retention_period=backup_retention_days,
+            copy_tags_to_snapshot=True,
+            auto_minor_version_upgrade=True,
+            allow_major_version_upgrade=False,
+            deletion_protection=True,
+            skip_final_snapshot=False,
+            final_snapshot_identifier=f"{identifier}-final",
+            tags=tags,
+            opts=child,
+        )
+        self.register_outputs({"address": self.instance.address, "port": self.instance.port})

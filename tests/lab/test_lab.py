@@ -1,0 +1,207 @@
+"""The shared lab: hosts, SSH, the AWS side and the lab's own files (integration, root)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+
+from tests.fixtures.lab import baremetal_hosts, lab_host, lab_ssh
+from toolkit import ssh
+from toolkit.lab import hosts as lab_hosts
+from toolkit.lab.keys import ssh_keypair
+
+pytestmark = [pytest.mark.lab, pytest.mark.timeout(900)]
+
+STATUS_FIELDS = {"name", "dir", "spec", "inventory", "aws_endpoint", "ssh_user", "ssh_key", "known_hosts",
+                 "source_dsn", "pgpassfile", "hosts", "subnet", "rclone_binary"}
+
+
+def aws(status: dict[str, Any], service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    secrets = Path(status["dir"]) / "secrets"
+    return boto3.session.Session().client(
+        service, endpoint_url=status["aws_endpoint"], region_name="us-east-1",
+        aws_access_key_id=(secrets / "aws_access_key_id").read_text().strip(),
+        aws_secret_access_key=(secrets / "aws_secret_access_key").read_text().strip(),
+        config=Config(s3={"addressing_style": "path"}))
+
+
+def spec_of(status: dict[str, Any]) -> dict[str, Any]:
+    return yaml.safe_load(Path(status["spec"]).read_text())
+
+
+def toolkit_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "toolkit", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_every_host_runs_systemd_as_pid1(lab: dict[str, Any]) -> None:
+    for host in lab["hosts"]:
+        if host["kind"] != "container":
+            continue
+        init = lab_hosts.container_init(host["pid"])
+        assert init is not None, host["name"]
+        assert lab_hosts.comm(init) == "systemd", host["name"]
+    for host in baremetal_hosts(lab):
+        with lab_ssh(lab, host["name"]) as client:
+            assert ssh.run(client, "ps -p 1 -o comm=").stdout.strip() == "systemd"
+
+
+def test_deploy_user_reaches_every_baremetal_host_with_sudo(lab: dict[str, Any]) -> None:
+    assert lab["ssh_user"] == "deploy"
+    for host in baremetal_hosts(lab):
+        with lab_ssh(lab, host["name"]) as client:
+            assert ssh.run(client, "id -un").stdout.strip() == "deploy"
+            assert ssh.run(client, "hostname").stdout.strip() == host["name"]
+            result = ssh.run(client, "sudo -n true")
+            assert result.status == 0, result.stderr
+
+
+def test_baremetal_hosts_boot_blank_and_isolated(lab: dict[str, Any]) -> None:
+    host = baremetal_hosts(lab)[0]
+    with lab_ssh(lab, host["name"]) as client:
+        running = ssh.run(client, "systemctl list-units --type=service --state=running --no-legend --plain")
+        units = {line.split()[0] for line in running.stdout.splitlines() if line.strip()}
+        assert "ssh.service" in units
+        assert not units & {"postgresql.service", "nginx.service", "pdns.service", "nftables.service"}
+        assert ssh.run(client, "ls /etc/postgresql").stdout.strip() == ""
+        routes = ssh.run(client, "ip route").stdout
+        assert "default" not in routes
+        assert ssh.run(client, "test -x /usr/local/bin/rclone").status == 0
+
+
+def test_unknown_host_key_is_refused(lab: dict[str, Any], tmp_path: Path) -> None:
+    first = baremetal_hosts(lab)[0]
+    lines = [line for line in Path(lab["known_hosts"]).read_text().splitlines()
+             if not line.startswith(first["address"] + " ")]
+    known = tmp_path / "known_hosts"
+    known.write_text("".join(line + "\n" for line in lines))
+    with pytest.raises(ssh.HostKeyRejected, match=first["address"]):
+        ssh.connect(first["address"], user="deploy", key_file=lab["ssh_key"], known_hosts=known)
+
+
+def test_changed_host_key_is_refused(lab: dict[str, Any], tmp_path: Path) -> None:
+    first = baremetal_hosts(lab)[0]
+    impostor = ssh_keypair("impostor").public_line.split()
+    known = tmp_path / "known_hosts"
+    known.write_text(f"{first['address']} {impostor[0]} {impostor[1]}\n")
+    with pytest.raises(ssh.HostKeyRejected, match="differs"):
+        ssh.connect(first["address"], user="deploy", key_file=lab["ssh_key"], known_hosts=known)
+
+
+def test_aws_side_hosts_have_no_ssh(lab: dict[str, Any]) -> None:
+    for name in ("aws-db", "aws-app"):
+        assert not lab_hosts.ssh_banner(lab_host(lab, name)["address"], timeout=1)
+
+
+def test_app_answers_over_http(lab: dict[str, Any]) -> None:
+    with urllib.request.urlopen(f"{lab['app_url']}/healthz", timeout=10) as response:
+        assert response.status == 200
+    with urllib.request.urlopen(f"{lab['app_url']}/digest", timeout=30) as response:
+        assert response.status == 200
+        digest = json.loads(response.read())
+    assert digest
+
+
+def test_moto_is_seeded(lab: dict[str, Any]) -> None:
+    spec = spec_of(lab)
+    rds = aws(lab, "rds").describe_db_instances(DBInstanceIdentifier="refservice-db")["DBInstances"][0]
+    assert rds["Engine"] == "postgres" and rds["EngineVersion"].startswith("15")
+    reservations = aws(lab, "ec2").describe_instances()["Reservations"]
+    names = {tag["Value"] for r in reservations for i in r["Instances"] for tag in i.get("Tags", [])
+             if tag["Key"] == "Name"}
+    assert {"aws-db", "aws-app"} <= names
+    s3 = aws(lab, "s3")
+    objects = s3.list_objects_v2(Bucket="refservice-files").get("KeyCount", 0)
+    assert objects >= 100
+    zone_id = spec["targets"]["aws"]["resources"]["hosted_zone_id"]
+    route53 = aws(lab, "route53")
+    zone = route53.get_hosted_zone(Id=zone_id)["HostedZone"]
+    assert zone["Name"] == spec["dns"]["zone"]
+    records = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    by_type = {(r["Name"], r["Type"]): r for r in records}
+    apex = spec["dns"]["zone"]
+    assert by_type[(apex, "A")]["TTL"] == 300
+    assert by_type[(apex, "A")]["ResourceRecords"] == [{"Value": lab_host(lab, "aws-app")["address"]}]
+    assert by_type[(apex, "NS")]["TTL"] == 172800
+    assert all(r["TTL"] == 300 for r in records if r["Type"] == "A")
+
+
+def test_owner_role_queries_the_source_database(lab: dict[str, Any]) -> None:
+    with psycopg.connect(lab["source_dsn"], passfile=lab["pgpassfile"], connect_timeout=5) as conn:
+        count = conn.execute("SELECT count(*) FROM notes").fetchone()
+        assert count is not None and count[0] >= 100
+        assert conn.execute("SHOW wal_level").fetchone() == ("logical",)
+
+
+def test_admin_role_publishes_and_makes_slots_but_is_no_superuser(lab: dict[str, Any]) -> None:
+    spec = spec_of(lab)
+    admin = spec["database"]["admin"]["name"]
+    password = (Path(lab["dir"]) / "secrets" / "db_admin_password").read_text().strip()
+    endpoint = spec["targets"]["aws"]["database_endpoint"]
+    with psycopg.connect(host=endpoint["host"], port=endpoint["port"], dbname=spec["database"]["name"],
+                         user=admin, password=password, autocommit=True, connect_timeout=5) as conn:
+        superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+        assert superuser == (False,)
+        conn.execute("CREATE PUBLICATION lab_test_pub FOR TABLE notes")
+        try:
+            slot = conn.execute("SELECT slot_name FROM pg_create_logical_replication_slot("
+                                "'lab_test_slot', 'pgoutput')").fetchone()
+            assert slot == ("lab_test_slot",)
+            conn.execute("SELECT pg_drop_replication_slot('lab_test_slot')")
+        finally:
+            conn.execute("DROP PUBLICATION IF EXISTS lab_test_pub")
+
+
+def test_status_json_has_the_documented_fields(lab: dict[str, Any]) -> None:
+    result = toolkit_cli("lab", "status", "--name", lab["name"], "--json")
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert set(status) >= STATUS_FIELDS
+    assert status["healthy"] is True
+    assert Path(status["rclone_binary"]).is_file()
+    for host in status["hosts"]:
+        assert {"name", "address", "side", "groups", "services"} <= set(host)
+        assert host["side"] in ("aws", "baremetal")
+    assert {h["name"] for h in status["hosts"] if h["side"] == "aws"} >= {"aws-db", "aws-app"}
+
+
+def test_lab_spec_validates(lab: dict[str, Any]) -> None:
+    result = toolkit_cli("validate", "--spec", lab["spec"], "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["warnings"] == []
+
+
+def test_lab_files(lab: dict[str, Any]) -> None:
+    directory = Path(lab["dir"])
+    for secret in (directory / "secrets").iterdir():
+        assert secret.stat().st_mode & 0o777 == 0o600, secret
+    for private in (lab["ssh_key"], lab["pgpassfile"], directory / "tls" / "ca.key"):
+        assert Path(private).stat().st_mode & 0o777 == 0o600, private
+    inventory = yaml.safe_load(Path(lab["inventory"]).read_text())["all"]
+    assert set(inventory["children"]) == {"db", "app", "web", "objects", "dns"}
+    assert inventory["vars"]["ansible_user"] == "deploy"
+    assert inventory["vars"]["toolkit_apt_update"] is False
+    for group in inventory["children"].values():
+        for host in group["hosts"].values():
+            assert host["ansible_host"] == host["service_address"]
+    known = Path(lab["known_hosts"]).read_text().splitlines()
+    assert {line.split()[0] for line in known} == {h["address"] for h in baremetal_hosts(lab)}
+
+
+def test_up_again_keeps_the_lab(lab: dict[str, Any]) -> None:
+    from toolkit import interface
+
+    again = interface.lab_up(lab["name"], len(baremetal_hosts(lab)))
+    assert again.get("already_up") is True
+    assert again["subnet"] == lab["subnet"]

@@ -1,0 +1,134 @@
+"""``toolkit lab up|status|down``: the lab, a whole AWS-and-bare-metal world on this machine."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from toolkit import interface
+from toolkit.cli import EXIT_CODES, cli, emit_json, json_option
+from toolkit.errors import CheckFailed
+
+name_option = click.option("--name", default="default", show_default=True, metavar="NAME",
+                           help="The lab's name; every resource it makes carries it.")
+
+
+@cli.group(epilog=EXIT_CODES)
+def lab() -> None:
+    """The lab: moto as AWS, a source PostgreSQL and the app on "aws" hosts, blank bare-metal hosts.
+
+    Needs root. Hosts are systemd-nspawn containers (systemd as PID 1) in network namespaces on
+    a bridge of their own, on a /24 of 198.18.0.0/15 that is routed nowhere.
+    """
+
+
+@contextmanager
+def _progress(console: Console, enabled: bool) -> Iterator[Callable[[str], None]]:
+    """Show each step with a spinner on stderr, and how long the finished ones took."""
+    if not enabled:
+        yield lambda _message: None
+        return
+    current: dict[str, Any] = {"text": None, "start": time.monotonic()}
+    with console.status("starting") as spinner:
+
+        def step(message: str) -> None:
+            if current["text"] is not None:
+                took = time.monotonic() - current["start"]
+                console.print(f"[green]✓[/] {current['text']} [dim]({took:.1f} s)[/]")
+            current.update(text=message, start=time.monotonic())
+            spinner.update(message)
+
+        yield step
+    if current["text"] is not None:
+        console.print(f"[green]✓[/] {current['text']}")
+
+
+def _show_status(console: Console, status: dict[str, Any]) -> None:
+    table = Table(title=f"lab {status['name']} ({status['subnet']})", title_justify="left")
+    for column in ("host", "address", "side", "groups", "services"):
+        table.add_column(column)
+    for host in status["hosts"]:
+        services = ", ".join(f"[{'green' if s['healthy'] else 'red'}]{s['name']}[/]"
+                             for s in host["services"])
+        table.add_row(host["name"], host["address"], host["side"], ",".join(host["groups"]) or "-", services)
+    console.print(table)
+    for label, key in (("spec", "spec"), ("inventory", "inventory"), ("AWS endpoint", "aws_endpoint"),
+                       ("app", "app_url"), ("source DSN", "source_dsn"), ("pgpass", "pgpassfile"),
+                       ("SSH", "ssh_key"), ("known_hosts", "known_hosts")):
+        value = status.get(key)
+        if key == "ssh_key":
+            value = f"{status['ssh_user']}@<host> with {value}"
+        console.print(f"[bold]{label:>12}[/]  {value}")
+    if status.get("healthy") is False:
+        console.print("[red]some services are not healthy[/]")
+
+
+@lab.command(epilog=EXIT_CODES)
+@name_option
+@click.option("--hosts", "hosts_count", type=click.IntRange(1, 200), default=5, show_default=True,
+              help="Number of bare-metal hosts (bm1..bmN).")
+@json_option
+def up(name: str, hosts_count: int, as_json: bool) -> None:
+    """Bring the lab up (the image is built on the first run, then cached).
+
+    If the lab is already up and healthy, nothing changes and its status is shown; a lab that
+    is half there or unhealthy is torn down and rebuilt.
+    """
+    console = Console(stderr=True)
+    with _progress(console, enabled=True) as step:
+        status = interface.lab_up(name, hosts_count, progress=step)
+    if as_json:
+        emit_json(status)
+    else:
+        _show_status(Console(), status)
+
+
+@lab.command(epilog=EXIT_CODES)
+@name_option
+@json_option
+def status(name: str, as_json: bool) -> None:
+    """Show the lab's hosts, addresses, services and their health; exit 1 if one is unhealthy."""
+    result = interface.lab_status(name)
+    if as_json:
+        emit_json(result)
+    else:
+        _show_status(Console(), result)
+    if result.get("healthy") is False:
+        unhealthy = [f"{h['name']}:{s['name']}" for h in result["hosts"] for s in h["services"]
+                     if not s["healthy"]]
+        raise CheckFailed(f"lab {name} is not healthy: {', '.join(unhealthy)}")
+
+
+@lab.command(epilog=EXIT_CODES)
+@name_option
+@json_option
+def down(name: str, as_json: bool) -> None:
+    """Remove every namespace, link, mount, process and file of the lab (the image cache stays)."""
+    result = interface.lab_down(name)
+    if as_json:
+        emit_json(result)
+        return
+    removed = result["removed"]
+    click.echo(f"lab {name} is down: {len(removed['processes'])} processes, {len(removed['mounts'])} mounts, "
+               f"{len(removed['namespaces'])} namespaces, {len(removed['links'])} links removed"
+               + (f", {removed['directory']} deleted" if removed["directory"] else ""))
+
+
+@lab.command(epilog=EXIT_CODES)
+@json_option
+def image(as_json: bool) -> None:
+    """Build the lab's Debian image if it is not cached yet (about a minute; then reused)."""
+    console = Console(stderr=True)
+    with console.status("building the lab image (debootstrap, packages baked in)"):
+        result = interface.lab_image()
+    if as_json:
+        emit_json(result)
+    else:
+        how = "cached" if result["cached"] else "built"
+        click.echo(f"lab image {result['id']}: {how} at {result['image']}")

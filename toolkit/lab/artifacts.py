@@ -1,0 +1,230 @@
+"""The lab directory's files: keys, known_hosts, secrets, TLS, inventory, spec and pgpass.
+
+Layout of ``<state_root>/labs/<name>/``::
+
+    lab.json               the lab's record (see record.py)
+    service.yaml           the reference service's spec, wired to this lab
+    inventory/hosts.yml    Ansible inventory of the bare-metal hosts
+    ssh/id_ed25519(.pub)   the operator key (deploy user on bare-metal hosts)
+    ssh/known_hosts        every host key, by address; the only one the toolkit trusts
+    secrets/*              one secret per file, mode 0600, referenced by the spec
+    tls/ca.crt, ca.key     the lab CA; tls/service.crt is signed by it
+    pgpass                 libpq password file for the source database
+    hosts/<host>/          each host's overlay (upper, work, root)
+    logs/                  nspawn consoles and moto's log
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from toolkit.errors import EnvironmentNotReady
+from toolkit.lab import keys
+from toolkit.lab.layout import GROUPS
+from toolkit.lab.record import Member
+
+SPEC = "service.yaml"
+INVENTORY = "inventory/hosts.yml"
+SSH_KEY = "ssh/id_ed25519"
+KNOWN_HOSTS = "ssh/known_hosts"
+PGPASS = "pgpass"
+CA_CERT = "tls/ca.crt"
+SERVICE_CERT = "tls/service.crt"
+
+DB_INSTANCE = "refservice-db"
+AWS_REGION = "us-east-1"
+MOTO_PORT = 5000
+OBJECTS_PORT = 9000
+PDNS_API_PORT = 8081
+APP_PORT = 8000
+
+
+def reference_service() -> tuple[Path, Path]:
+    """The reference service's code folder and the repo's sample spec."""
+    import refservice
+
+    source = Path(refservice.__file__).resolve().parent
+    sample = source.parent / SPEC
+    if not sample.is_file():
+        raise EnvironmentNotReady(f"the sample spec {sample} was not found next to the refservice "
+                                  "package; run the lab from a checkout of the toolkit")
+    return source, sample
+
+
+def write_private(path: Path, data: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, data.encode() if isinstance(data, str) else data)
+    finally:
+        os.close(fd)
+    return path
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Every credential of the lab; each is also a file ``secrets/<field>`` (mode 0600)."""
+
+    db_owner_password: str
+    db_admin_password: str
+    objects_access_key: str
+    objects_secret_key: str
+    pdns_api_key: str
+    aws_access_key_id: str
+    aws_secret_access_key: str
+
+    @classmethod
+    def generate(cls) -> Secrets:
+        # URL-safe tokens: no ':' or '\\' (pgpass) and long enough for rclone (>= 16).
+        return cls(
+            db_owner_password=secrets.token_urlsafe(24),
+            db_admin_password=secrets.token_urlsafe(24),
+            objects_access_key=f"lab{secrets.token_hex(10)}",
+            objects_secret_key=secrets.token_urlsafe(30),
+            pdns_api_key=secrets.token_urlsafe(24),
+            aws_access_key_id=f"AKIA{secrets.token_hex(8).upper()}",
+            aws_secret_access_key=secrets.token_urlsafe(30),
+        )
+
+    def write(self, labdir: Path) -> None:
+        for name, value in vars(self).items():
+            write_private(labdir / "secrets" / name, value + "\n")
+
+    @classmethod
+    def read(cls, labdir: Path) -> Secrets:
+        return cls(**{name: (labdir / "secrets" / name).read_text().strip()
+                      for name in cls.__dataclass_fields__})
+
+
+def write_operator_key(labdir: Path, lab: str) -> str:
+    pair = keys.ssh_keypair(f"toolkit-lab-{lab}-operator")
+    write_private(labdir / SSH_KEY, pair.private_openssh)
+    (labdir / f"{SSH_KEY}.pub").write_text(pair.public_line + "\n")
+    return pair.public_line
+
+
+def write_known_hosts(labdir: Path, entries: list[tuple[str, str]]) -> Path:
+    """``address keytype base64`` lines, the format both OpenSSH and paramiko read."""
+    lines = []
+    for address, public_line in entries:
+        keytype, blob = public_line.split()[:2]
+        lines.append(f"{address} {keytype} {blob}\n")
+    path = labdir / KNOWN_HOSTS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines))
+    return path
+
+
+def write_tls(labdir: Path, lab: str, zone: str, web_hosts: list[Member]) -> None:
+    ca, ca_key, ca_cert = keys.lab_ca(lab)
+    (labdir / CA_CERT).parent.mkdir(parents=True, exist_ok=True)
+    (labdir / CA_CERT).write_bytes(ca.certificate)
+    write_private(labdir / "tls/ca.key", ca.key)
+    apex = zone.rstrip(".")
+    names = [apex, f"www.{apex}", *(f"{host.name}.{apex}" for host in web_hosts),
+             *(host.name for host in web_hosts)]
+    pem = keys.server_certificate(ca_key, ca_cert, names, [host.address for host in web_hosts])
+    write_private(labdir / SERVICE_CERT, pem.certificate)
+    write_private(labdir / "secrets/tls.key", pem.key)
+
+
+def write_inventory(labdir: Path, members: list[Member], rclone: Path) -> Path:
+    """The bare-metal hosts in groups; SSH settings are not here, they come from the spec."""
+    baremetal = [m for m in members if m.side == "baremetal"]
+    children: dict[str, Any] = {}
+    for group in GROUPS:
+        children[group] = {"hosts": {
+            m.name: {"ansible_host": m.address, "service_address": m.address}
+            for m in baremetal if group in m.groups}}
+    ungrouped = {m.name: {"ansible_host": m.address, "service_address": m.address}
+                 for m in baremetal if not m.groups}
+    inventory: dict[str, Any] = {"all": {
+        "vars": {
+            "ansible_user": "deploy",
+            "ansible_become": True,
+            "ansible_python_interpreter": "/usr/bin/python3",
+            "toolkit_apt_update": False,  # lab hosts have no route to a registry
+            "toolkit_rclone_binary": str(rclone),
+        },
+        **({"hosts": ungrouped} if ungrouped else {}),
+        "children": children,
+    }}
+    path = labdir / INVENTORY
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# Written by `toolkit lab up`: the lab's bare-metal hosts.\n"
+                    + yaml.safe_dump(inventory, sort_keys=False))
+    return path
+
+
+def write_pgpass(labdir: Path, host: str, port: int, entries: list[tuple[str, str, str]]) -> Path:
+    """``entries``: (database or *, role, password)."""
+    text = "".join(f"{host}:{port}:{database}:{role}:{password}\n" for database, role, password in entries)
+    return write_private(labdir / PGPASS, text)
+
+
+@dataclass(frozen=True)
+class SpecWiring:
+    app_source: Path
+    moto_url: str
+    hosted_zone_id: str
+    instances: list[str]
+    db_address: str
+    objects_address: str
+    dns_address: str
+
+
+def lab_spec(sample: dict[str, Any], wiring: SpecWiring) -> dict[str, Any]:
+    """The sample spec with every reference pointed at this lab (secrets as 0600 files)."""
+    spec = dict(sample)
+
+    def secret(name: str) -> dict[str, str]:
+        return {"file": f"secrets/{name}"}
+
+    spec["app"] = {**sample["app"], "source": str(wiring.app_source)}
+    database = dict(sample["database"])
+    database["owner"] = {**database["owner"], "password": secret("db_owner_password")}
+    if database.get("admin"):
+        database["admin"] = {**database["admin"], "password": secret("db_admin_password")}
+    spec["database"] = database
+    spec["tls"] = {"certificate": {"file": SERVICE_CERT}, "key": secret("tls.key")}
+    zone = str(sample["dns"]["zone"]).rstrip(".")
+    aws = dict(sample["targets"].get("aws") or {})
+    aws.update({
+        "region": AWS_REGION,
+        "endpoint": wiring.moto_url,
+        "credentials": {"access_key_id": secret("aws_access_key_id"),
+                        "secret_access_key": secret("aws_secret_access_key")},
+        "resources": {"db_instance": DB_INSTANCE, "hosted_zone_id": wiring.hosted_zone_id,
+                      "instances": wiring.instances},
+        "database_endpoint": {"host": wiring.db_address, "port": int(database.get("port", 5432))},
+    })
+    bare = dict(sample["targets"].get("baremetal") or {})
+    bare.update({
+        "inventory": INVENTORY,
+        "ssh": {"user": "deploy", "key": {"file": SSH_KEY}, "known_hosts": KNOWN_HOSTS},
+        "object_store": {"endpoint": f"http://{wiring.objects_address}:{OBJECTS_PORT}",
+                         "port": OBJECTS_PORT, "access_key": secret("objects_access_key"),
+                         "secret_key": secret("objects_secret_key")},
+        "dns": {"provider": "powerdns", "api_url": f"http://{wiring.dns_address}:{PDNS_API_PORT}",
+                "api_port": PDNS_API_PORT, "api_key": secret("pdns_api_key"),
+                "nameservers": [f"ns1.{zone}.", f"ns2.{zone}."]},
+    })
+    spec["targets"] = {"aws": aws, "baremetal": bare}
+    return spec
+
+
+def write_spec(labdir: Path, lab: str, sample_path: Path, wiring: SpecWiring) -> Path:
+    sample = yaml.safe_load(sample_path.read_text())
+    spec = lab_spec(sample, wiring)
+    path = labdir / SPEC
+    path.write_text(f"# Written by `toolkit lab up --name {lab}` from {sample_path}: the reference\n"
+                    "# service as deployed in this lab. Secrets are files under secrets/ (mode 0600).\n"
+                    + yaml.safe_dump(spec, sort_keys=False, width=110))
+    return path
