@@ -159,45 +159,26 @@ class Network(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _ingress(
-        self,
-        name: str,
-        on: aws.ec2.SecurityGroup,
-        port: Port,
-        *,
-        cidr: str | None = None,
-        source: aws.ec2.SecurityGroup | None = None,
-    ) -> None:
-        aws.vpc.SecurityGroupIngressRule(
-            f"{self._name}-{name}",
-            security_group_id=on.id,
-            ip_protocol=port.protocol,
-            from_port=port.first,
-            to_port=port.last,
-            cidr_ipv4=cidr,
-            referenced_security_group_id=source.id if source is not None else None,
-            description=name,
-            tags=self._tag(f"{self._name}-{name}"),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+    def _ingress(self, name: str, on: aws.ec2.SecurityGroup, port: Port, *, cidr: str | None = None,
+                 source: aws.ec2.SecurityGroup | None = None) -> None:
+        self._rule(aws.vpc.SecurityGroupIngressRule, name, on, port, cidr, source)
 
-    def _egress(
-        self,
-        name: str,
-        on: aws.ec2.SecurityGroup,
-        port: Port,
-        *,
-        cidr: str | None = None,
-        target: aws.ec2.SecurityGroup | None = None,
-    ) -> None:
-        aws.vpc.SecurityGroupEgressRule(
+    def _egress(self, name: str, on: aws.ec2.SecurityGroup, port: Port, *, cidr: str | None = None,
+                target: aws.ec2.SecurityGroup | None = None) -> None:
+        self._rule(aws.vpc.SecurityGroupEgressRule, name, on, port, cidr, target)
+
+    def _rule(self, kind: type[aws.vpc.SecurityGroupIngressRule] | type[aws.vpc.SecurityGroupEgressRule],
+              name: str, on: aws.ec2.SecurityGroup, port: Port, cidr: str | None,
+              peer: aws.ec2.SecurityGroup | None) -> None:
+        """One rule per resource (not inline), so that each opening is visible and separately owned."""
+        kind(
             f"{self._name}-{name}",
             security_group_id=on.id,
             ip_protocol=port.protocol,
             from_port=port.first,
             to_port=port.last,
             cidr_ipv4=cidr,
-            referenced_security_group_id=target.id if target is not None else None,
+            referenced_security_group_id=peer.id if peer is not None else None,
             description=name,
             tags=self._tag(f"{self._name}-{name}"),
             opts=pulumi.ResourceOptions(parent=self),
