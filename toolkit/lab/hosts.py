@@ -116,7 +116,9 @@ def boot(*, root: Path, machine: str, netns: str, log_file: Path, cgroup_paths: 
     """Start ``systemd-nspawn --boot`` detached (own session, own cgroups); return its PID."""
     argv = ["systemd-nspawn", "--quiet", f"--directory={root}", "--boot", "--register=no",
             "--keep-unit", f"--network-namespace-path=/run/netns/{netns}", f"--machine={machine}",
-            "--link-journal=no", "--resolv-conf=off", "--timezone=off", "--console=read-only"]
+            "--link-journal=no", "--resolv-conf=off", "--timezone=off", "--console=read-only",
+            # Real servers load their own firewall; the host has a network namespace of its own.
+            "--capability=CAP_NET_ADMIN"]
     log.info("hosts: booting %s", machine)
     with log_file.open("ab") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,

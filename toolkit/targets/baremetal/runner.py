@@ -1,0 +1,147 @@
+"""Run the site playbook through ansible-runner's Python interface, with nothing secret in its files.
+
+The private data directory is a fresh run directory of the state dir (mode 0700); its artifacts
+(events, stdout, the command) stay as the audit trail. What goes into it is chosen here:
+
+- extra vars: the spec with secret *references* only (``env/extravars``);
+- the environment: an allow-list of the controller's variables (ansible-runner records the whole
+  environment in ``artifacts/<id>/command``, so secrets held in the environment must not be in it;
+  secrets referenced as ``{env: NAME}`` are handed to Ansible as files instead, see ``provision``);
+- the SSH settings: the key by path (``--private-key``), the toolkit's known_hosts file only, with
+  strict checking.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ansible_runner import Runner, RunnerConfig
+from ansible_runner.utils import signal_handler
+
+from toolkit.errors import EnvironmentNotReady
+
+log = logging.getLogger(__name__)
+
+PLAYBOOKS_DIR = Path(os.environ.get("TOOLKIT_PLAYBOOKS_DIR")
+                     or Path(__file__).resolve().parents[3] / "playbooks")
+SITE_PLAYBOOK = "site.yml"
+
+# Controller variables Ansible may need; everything else stays out of the run (and its artifacts).
+ENV_ALLOWED = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TERM", "TMPDIR", "TZ",
+               "VIRTUAL_ENV", "PYTHONPATH", "SSH_AUTH_SOCK")
+ENV_ALLOWED_PREFIXES = ("LC_",)
+
+EventHandler = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class PlaybookRun:
+    """Everything one ansible-playbook invocation needs."""
+
+    run_dir: Path
+    inventory: Path
+    extravars: dict[str, Any]
+    key_file: Path
+    known_hosts: Path
+    user: str
+    check: bool = False
+    playbook: str = SITE_PLAYBOOK
+    limit: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PlaybookOutcome:
+    status: str
+    rc: int
+    artifact_dir: Path
+
+
+def ssh_args(known_hosts: Path, control_dir: Path) -> str:
+    """OpenSSH options: the one known_hosts file, strictly; no other keys; connection reuse in a run."""
+    return " ".join([
+        "-o", "ControlMaster=auto", "-o", "ControlPersist=60s",
+        "-o", shlex.quote(f"ControlPath={control_dir}/%C"),
+        "-o", shlex.quote(f"UserKnownHostsFile={known_hosts}"),
+        "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", "StrictHostKeyChecking=yes",
+        "-o", "IdentitiesOnly=yes",
+        "-o", "BatchMode=yes",
+        "-o", "ConnectTimeout=10",
+    ])
+
+
+def controller_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k in ENV_ALLOWED or k.startswith(ENV_ALLOWED_PREFIXES)}
+    # ansible-playbook from the same environment as the toolkit (its venv), found first on PATH.
+    bindir = str(Path(sys.executable).parent)
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", os.defpath)
+    return env
+
+
+def run_playbook(run: PlaybookRun, on_event: EventHandler | None = None) -> PlaybookOutcome:
+    """Run the playbook; return its status. Events go to ``on_event`` and to the artifacts."""
+    if shutil.which("ansible-playbook", path=controller_env()["PATH"]) is None:
+        raise EnvironmentNotReady("ansible-playbook is not installed (pip install ansible-core)")
+    env_dir = run.run_dir / "env"
+    env_dir.mkdir(mode=0o700, exist_ok=True)
+    extravars_file = env_dir / "extravars"
+    extravars_file.write_text(json.dumps(run.extravars, indent=1, sort_keys=True))
+    extravars_file.chmod(0o600)
+
+    # ControlPath sockets: short path (socket names are limited to ~100 bytes), one per run.
+    control_dir = Path(tempfile.mkdtemp(prefix="tk-ssh-"))
+    try:
+        env = {
+            **run.extra_env,
+            "ANSIBLE_CONFIG": str(PLAYBOOKS_DIR / "ansible.cfg"),
+            "ANSIBLE_HOST_KEY_CHECKING": "True",
+            "ANSIBLE_SSH_ARGS": ssh_args(run.known_hosts, control_dir),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "ANSIBLE_LOCAL_TEMP": str(run.run_dir / "tmp"),
+        }
+        cmdline = ["--private-key", str(run.key_file), "--user", run.user]
+        if run.check:
+            cmdline += ["--check", "--diff"]
+        config = RunnerConfig(
+            private_data_dir=str(run.run_dir),
+            project_dir=str(PLAYBOOKS_DIR),
+            playbook=run.playbook,
+            inventory=str(run.inventory),
+            limit=run.limit,
+            cmdline=shlex.join(cmdline),
+            quiet=True,
+        )
+        config.prepare()
+        # RunnerConfig seeds its environment with the whole controller environment; replace it.
+        runner_env = controller_env()
+        runner_env.update({k: v for k, v in config.env.items()
+                           if k.startswith(("ANSIBLE_", "RUNNER_", "AWX_", "JOB_", "PYTHON"))})
+        runner_env.update(env)
+        config.env = runner_env
+
+        def handler(event: dict[str, Any]) -> bool:
+            if on_event is not None:
+                on_event(event)
+            return True
+
+        runner = Runner(config=config, event_handler=handler, cancel_callback=signal_handler())
+        runner.run()
+        log.info("run_playbook: %s rc=%s in %s", runner.status, runner.rc, run.run_dir)
+        return PlaybookOutcome(status=str(runner.status), rc=int(runner.rc or 0),
+                               artifact_dir=Path(config.artifact_dir))
+    finally:
+        shutil.rmtree(control_dir, ignore_errors=True)
