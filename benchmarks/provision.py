@@ -3,8 +3,7 @@
     sudo .venv/bin/python benchmarks/provision.py [--lab NAME] [--hosts 5] [--keep] [--json]
 
 Brings up a fresh lab (the named one is torn down first), measures, and tears it down unless
---keep. Where the lab's containers cannot load nftables rules (no CAP_NET_ADMIN) the firewall
-role runs with firewall_apply=false, as in the tests.
+--keep.
 """
 
 from __future__ import annotations
@@ -12,12 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from toolkit import interface, ssh
+from toolkit import interface
 from toolkit.spec import load_spec
 from toolkit.targets.baremetal.provision import provision_baremetal
 
@@ -36,21 +34,7 @@ def main() -> int:
     lab_up_s = time.monotonic() - started
     try:
         spec = Path(lab["spec"])
-        bm1 = next(h["address"] for h in lab["hosts"] if h["side"] == "baremetal")
-        client = ssh.connect(bm1, user=lab["ssh_user"], key_file=lab["ssh_key"],
-                             known_hosts=lab["known_hosts"])
-        try:
-            nft = ssh.run(client, "sudo -n nft list ruleset").status == 0
-        finally:
-            client.close()
-        if not nft:
-            sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-            from tests.baremetal.labspec import derived_spec
-
-            spec = derived_spec(spec, Path(tempfile.mkdtemp(prefix="bench-pb-")),
-                                inventory_vars={"firewall_apply": False})
-        figures: dict[str, Any] = {"hosts": args.hosts, "lab_up_s": round(lab_up_s, 1),
-                                   "firewall_loaded_in_hosts": nft}
+        figures: dict[str, Any] = {"hosts": args.hosts, "lab_up_s": round(lab_up_s, 1)}
         for label, kwargs in (("check_blank_s", {"check": True}), ("cold_s", {}), ("noop_rerun_s", {}),
                               ("check_provisioned_s", {"check": True})):
             began = time.monotonic()

@@ -67,6 +67,7 @@ def test_deploy_user_reaches_every_baremetal_host_with_sudo(lab: dict[str, Any])
             assert result.status == 0, result.stderr
 
 
+@pytest.mark.lab_blank
 def test_baremetal_hosts_boot_blank_and_isolated(lab: dict[str, Any]) -> None:
     host = baremetal_hosts(lab)[0]
     with lab_ssh(lab, host["name"]) as client:
