@@ -22,8 +22,11 @@ class Progress:
         self._live: Live | None = None
 
     def __enter__(self) -> Progress:
-        self._live = Live(self._table(), console=self.console, refresh_per_second=4, transient=False)
-        self._live.__enter__()
+        # A live table on a terminal (the summary that follows repeats its counts); one line per
+        # play in logs, where redrawing would only add noise.
+        if self.console.is_terminal:
+            self._live = Live(self._table(), console=self.console, refresh_per_second=4, transient=True)
+            self._live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -35,6 +38,8 @@ class Progress:
         data = event.get("event_data") or {}
         if event.get("event") == "playbook_on_play_start":
             self.play = data.get("play", "")
+            if self._live is None:
+                self.console.print(f"play: {self.play}", highlight=False)
         elif event.get("event") == "playbook_on_task_start":
             self.task = data.get("task", "")
         if self._live is not None:
