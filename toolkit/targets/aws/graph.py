@@ -10,28 +10,17 @@ from typing import Any
 
 from toolkit.targets.aws.offline import RecordedResource
 
+_RULE_INPUTS = ("securityGroupId", "ipProtocol", "fromPort", "toPort", "cidrIpv4",
+                "referencedSecurityGroupId")
+
 KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "pulumi:providers:aws": ("region",),
     "aws:ec2/vpc:Vpc": ("cidrBlock",),
     "aws:ec2/subnet:Subnet": ("cidrBlock", "availabilityZone"),
     "aws:ec2/routeTable:RouteTable": ("routes",),
     "aws:ec2/securityGroup:SecurityGroup": ("description",),
-    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (
-        "securityGroupId",
-        "ipProtocol",
-        "fromPort",
-        "toPort",
-        "cidrIpv4",
-        "referencedSecurityGroupId",
-    ),
-    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": (
-        "securityGroupId",
-        "ipProtocol",
-        "fromPort",
-        "toPort",
-        "cidrIpv4",
-        "referencedSecurityGroupId",
-    ),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _RULE_INPUTS,
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _RULE_INPUTS,
     "aws:rds/parameterGroup:ParameterGroup": ("family", "parameters"),
     "aws:rds/instance:Instance": (
         "identifier",
