@@ -8,12 +8,10 @@ what it will make before making it (``lab.json``), so ``down`` can always clean 
 from __future__ import annotations
 
 import concurrent.futures
-import fcntl
 import ipaddress
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +23,7 @@ from toolkit.lab.layout import plan_members
 from toolkit.lab.names import MAX_BAREMETAL, OPERATOR_OCTET, LabNames, address, check_name, choose_subnet
 from toolkit.lab.record import RECORD, LabRecord, Member, lab_dir, labs_root, other_records
 from toolkit.lab.status import lab_status
-from toolkit.lab.tools import require_root, require_tools
+from toolkit.lab.tools import file_lock, require_root, require_tools
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +34,6 @@ DEFAULT_HOSTS = 5
 
 def _quiet(_: str) -> None:
     pass
-
-
-@contextmanager
-def _labs_lock() -> Iterator[None]:
-    """Serialize subnet choice between labs started at the same time."""
-    root = labs_root()
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _preflight(name: str) -> None:
@@ -85,7 +70,8 @@ def up(name: str = DEFAULT_NAME, hosts_count: int = DEFAULT_HOSTS, *,
     rootfs = image.ensure_image()
     rclone = image.cached_rclone()
 
-    with _labs_lock():
+    # Serializes subnet choice between labs started at the same time.
+    with file_lock(labs_root() / ".lock"):
         if names.bridge in network.links():
             raise EnvironmentNotReady(f"link {names.bridge} already exists but lab {name} has no record; "
                                       "another lab's name has the same short hash, choose another name")

@@ -8,7 +8,6 @@ image that looks finished.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import importlib.metadata
 import json
@@ -17,13 +16,11 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from toolkit.errors import EnvironmentNotReady
 from toolkit.lab import cgroups
-from toolkit.lab.tools import require_tool, run
+from toolkit.lab.tools import file_lock, require_tool, run
 from toolkit.state import cache_dir
 
 log = logging.getLogger(__name__)
@@ -137,17 +134,6 @@ def cached_rclone() -> Path:
     return target
 
 
-@contextmanager
-def _build_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def ensure_image() -> Path:
     """The root filesystem of the current recipe's image, building it if it is not cached."""
     ident = image_id()
@@ -157,7 +143,7 @@ def ensure_image() -> Path:
         return rootfs
     require_tool("debootstrap", "debootstrap")
     require_tool("systemd-nspawn", "systemd-container")
-    with _build_lock(images_dir() / f"{ident}.lock"):
+    with file_lock(images_dir() / f"{ident}.lock"):
         if rootfs.is_dir():  # another process built it while we waited
             return rootfs
         for stale in images_dir().glob(f".build-{ident}-*"):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 from toolkit.errors import CheckFailed, EnvironmentNotReady
 
@@ -61,3 +64,15 @@ def run(argv: Sequence[str], *, what: str, timeout: float = 120, check: bool = T
         detail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-5:]
         raise CheckFailed(f"{what} failed (exit {result.returncode}): {' / '.join(detail)}")
     return result
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing) across processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -20,7 +20,6 @@ from typing import Any
 
 from toolkit.errors import BadInput, EnvironmentNotReady
 from toolkit.spec import LoadedSpec
-from toolkit.spec.secrets import SecretRef
 from toolkit.state import new_run_dir
 from toolkit.targets.baremetal.inventory import missing_groups, read_inventory
 from toolkit.targets.baremetal.preflight import SshSettings, preflight
@@ -78,7 +77,7 @@ def secret_files(loaded: LoadedSpec) -> Iterator[dict[str, Any]]:
             if ref.env is not None:
                 target = tmp / f"secret-{index}"
                 target.touch(mode=0o600)
-                target.write_text(SecretRef(env=ref.env).resolve(base).reveal())
+                target.write_text(ref.resolve(base).reveal())
                 parent[path[-1]] = {"file": str(target)}
         yield data
     finally:
