@@ -6,6 +6,9 @@ The root is ``$TOOLKIT_STATE_DIR`` if set, else ``$XDG_STATE_HOME/toolkit``, els
     <root>/runs/<run-id>/     one directory per run (mode 0700): journal, artifacts, report
     <root>/labs/<name>/       one directory per lab (see toolkit.lab)
     <root>/cache/             things expensive to rebuild (the lab image, binaries)
+
+The cache may live elsewhere (``$TOOLKIT_CACHE_DIR``): the tests run in a throwaway state root
+but share one image cache with the developer's own labs.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ def new_run_dir(kind: str) -> Path:
 
 
 def cache_dir() -> Path:
-    path = state_root() / "cache"
+    explicit = os.environ.get("TOOLKIT_CACHE_DIR")
+    path = Path(explicit) if explicit else state_root() / "cache"
     path.mkdir(parents=True, exist_ok=True)
     return path

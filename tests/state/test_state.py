@@ -27,3 +27,11 @@ def test_run_dirs_are_private_and_distinct(tmp_path: Path, monkeypatch: pytest.M
     assert first != second and first.parent == tmp_path / "runs"
     for run_dir in (first, second, tmp_path / "runs"):
         assert stat.S_IMODE(run_dir.stat().st_mode) == 0o700
+
+
+def test_cache_may_live_outside_the_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOOLKIT_STATE_DIR", str(tmp_path / "s"))
+    monkeypatch.delenv("TOOLKIT_CACHE_DIR", raising=False)
+    assert state.cache_dir() == tmp_path / "s" / "cache"
+    monkeypatch.setenv("TOOLKIT_CACHE_DIR", str(tmp_path / "c"))
+    assert state.cache_dir() == tmp_path / "c" and (tmp_path / "c").is_dir()
