@@ -106,6 +106,20 @@ def lab_down(name: str = "default") -> dict[str, Any]:
     return api.down(name)
 
 
+def lab_snapshot(name: str, label: str) -> dict[str, Any]:
+    """Save the lab's bare-metal disks as snapshot ``label`` (the hosts reboot)."""
+    from toolkit.lab import api
+
+    return api.snapshot(name, label)
+
+
+def lab_restore(name: str, label: str = "booted") -> dict[str, Any]:
+    """Return the lab's bare-metal hosts to snapshot ``label`` (``booted``: blank, as ``up`` made them)."""
+    from toolkit.lab import api
+
+    return api.restore(name, label)
+
+
 def lab_image() -> dict[str, Any]:
     """Build the lab image if it is not cached; return its path and whether it was cached."""
     from toolkit.lab import api

@@ -8,24 +8,27 @@ import stat
 from pathlib import Path
 from typing import Any
 
-# Written by any SSH login or by Ansible's own connection, also in check mode, and a running
-# PostgreSQL's own background writes (checkpoints, autovacuum): not changes made by a run.
-RUNTIME = ("var/log/", "var/lib/systemd/", "run/", "tmp/", "var/tmp/", "home/deploy/.ansible/",
-           "root/.ansible/", "var/lib/sudo/", "var/cache/", "home/deploy/.cache/", "var/lib/postgresql/")
+# Written by any SSH login and sudo (the preflight's own probe), and by a running PostgreSQL's
+# background writes (checkpoints, autovacuum): not changes made by a run.
+LOGIN_RUNTIME = ("var/log/", "var/lib/systemd/", "run/", "var/lib/sudo/", "var/lib/postgresql/")
+# Also written by Ansible's own connection, in check mode too: its temporary files and caches.
+RUNTIME = (*LOGIN_RUNTIME, "tmp/", "var/tmp/", "home/deploy/.ansible/", "root/.ansible/", "var/cache/",
+           "home/deploy/.cache/")
 
 
 def upper_dir(lab: dict[str, Any], host: str) -> Path:
     return Path(lab["dir"]) / "hosts" / host / "upper"
 
 
-def hash_upper(root: Path) -> dict[str, str]:
-    """Path -> digest of type, mode, owner and content, for every entry of an overlay upper dir."""
+def hash_upper(root: Path, ignore: tuple[str, ...] = RUNTIME) -> dict[str, str]:
+    """Path -> digest of type, mode, owner and content, for every entry of an overlay upper dir
+    but those under ``ignore``."""
     digests: dict[str, str] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
             path = Path(dirpath) / name
             rel = str(path.relative_to(root)) + ("/" if name in dirnames else "")
-            if rel.startswith(RUNTIME):
+            if rel.startswith(ignore):
                 continue
             info = path.lstat()
             h = hashlib.sha256(f"{info.st_mode}:{info.st_uid}:{info.st_gid}".encode())

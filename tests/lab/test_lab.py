@@ -10,13 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import psycopg.rows
 import pytest
 import yaml
 
+from refservice import canonical
+from tests.fixtures import lab_states
 from tests.fixtures.lab import baremetal_hosts, lab_host, lab_ssh
-from toolkit import ssh
+from toolkit import interface, ssh
 from toolkit.lab import hosts as lab_hosts
 from toolkit.lab.keys import ssh_keypair
+from toolkit.lab.record import RECORD, LabRecord
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(900)]
 
@@ -67,8 +71,8 @@ def test_deploy_user_reaches_every_baremetal_host_with_sudo(lab: dict[str, Any])
             assert result.status == 0, result.stderr
 
 
-@pytest.mark.lab_blank
-def test_baremetal_hosts_boot_blank_and_isolated(lab: dict[str, Any]) -> None:
+def test_baremetal_hosts_boot_blank_and_isolated(lab_blank: dict[str, Any]) -> None:
+    lab = lab_blank
     host = baremetal_hosts(lab)[0]
     with lab_ssh(lab, host["name"]) as client:
         running = ssh.run(client, "systemctl list-units --type=service --state=running --no-legend --plain")
@@ -105,13 +109,28 @@ def test_aws_side_hosts_have_no_ssh(lab: dict[str, Any]) -> None:
         assert not lab_hosts.ssh_banner(lab_host(lab, name)["address"], timeout=1)
 
 
-def test_app_answers_over_http(lab: dict[str, Any]) -> None:
+def test_app_answers_with_the_digest_of_the_seeded_data(lab: dict[str, Any]) -> None:
     with urllib.request.urlopen(f"{lab['app_url']}/healthz", timeout=10) as response:
         assert response.status == 200
     with urllib.request.urlopen(f"{lab['app_url']}/digest", timeout=30) as response:
         assert response.status == 200
-        digest = json.loads(response.read())
-    assert digest
+        answered = json.loads(response.read())
+    # The same digest, computed here from the source database and moto's S3 directly.
+    with psycopg.connect(lab["source_dsn"], passfile=lab["pgpassfile"], connect_timeout=5,
+                         row_factory=psycopg.rows.dict_row) as conn:
+        rows = conn.execute("SELECT id, title, body, version, object_key, object_sha256, updated_at "
+                            "FROM notes ORDER BY id").fetchall()
+    s3 = aws(lab, "s3")
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket="refservice-files")
+    keys = sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+    objects = [(key, canonical.sha256_hex(s3.get_object(Bucket="refservice-files", Key=key)["Body"].read()))
+               for key in keys]
+    digest, n_rows, n_objects = canonical.digest(rows, objects)
+    assert answered == {"digest": digest, "rows": n_rows, "objects": n_objects}
+    seeded = LabRecord.load(Path(lab["dir"]) / RECORD).aws["seeded_notes"]  # type: ignore[union-attr]
+    assert seeded == 300 and n_rows >= seeded and n_objects >= seeded
+    assert {row["object_key"] for row in rows} <= set(keys)  # every row's file is in the bucket
+    assert all(row["object_sha256"] == dict(objects)[row["object_key"]] for row in rows)
 
 
 def test_moto_is_seeded(lab: dict[str, Any]) -> None:
@@ -200,9 +219,17 @@ def test_lab_files(lab: dict[str, Any]) -> None:
     assert {line.split()[0] for line in known} == {h["address"] for h in baremetal_hosts(lab)}
 
 
-def test_up_again_keeps_the_lab(lab: dict[str, Any]) -> None:
-    from toolkit import interface
+def test_up_again_keeps_the_lab_and_its_provisioned_hosts(lab_provisioned: dict[str, Any]) -> None:
+    lab = lab_provisioned
 
+    def pids() -> dict[str, int]:
+        record = LabRecord.load(Path(lab["dir"]) / RECORD)
+        assert record is not None
+        return {m.name: m.pid for m in record.members if m.pid is not None and lab_hosts.alive(m.pid)}
+
+    before = pids()
+    assert len(before) == len(lab["hosts"])
     again = interface.lab_up(lab["name"], len(baremetal_hosts(lab)))
-    assert again.get("already_up") is True
     assert again["subnet"] == lab["subnet"]
+    assert pids() == before  # no host, nor moto, was restarted
+    assert lab_states.verify_provisioned(lab) is None  # and what provisioning made is still there

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.lab import lab_leftovers, lab_unavailable, session_lab_name
+from tests.fixtures.lab import lab_leftovers, require_lab, session_lab_name
 from toolkit import interface
 from toolkit.lab import hosts
 from toolkit.lab.record import RECORD, LabRecord, lab_dir
@@ -27,9 +27,7 @@ def nothing_left(leftovers: dict[str, list[str]]) -> bool:
 
 @pytest.fixture
 def root_only() -> None:
-    reason = lab_unavailable()
-    if reason:
-        pytest.skip(reason)
+    require_lab()
 
 
 @pytest.fixture

@@ -121,6 +121,35 @@ def down(name: str, as_json: bool) -> None:
 
 
 @lab.command(epilog=EXIT_CODES)
+@name_option
+@click.argument("label")
+@json_option
+def snapshot(name: str, label: str, as_json: bool) -> None:
+    """Save the bare-metal hosts' disks as snapshot LABEL (the hosts halt, are copied, and boot)."""
+    with Console(stderr=True).status(f"snapshot {label} of lab {name}"):
+        result = interface.lab_snapshot(name, label)
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"lab {name}: snapshot {label} saved (snapshots: {', '.join(result['snapshots'])})")
+
+
+@lab.command(epilog=EXIT_CODES)
+@name_option
+@click.option("--to", "label", default="booted", show_default=True, metavar="SNAPSHOT",
+              help="The snapshot to return to; 'booted' is the blank hosts `lab up` made.")
+@json_option
+def reset(name: str, label: str, as_json: bool) -> None:
+    """Return the bare-metal hosts to a snapshot in seconds (default: blank, as booted)."""
+    with Console(stderr=True).status(f"restoring lab {name} to {label}"):
+        result = interface.lab_restore(name, label)
+    if as_json:
+        emit_json(result)
+    else:
+        _show_status(Console(), result)
+
+
+@lab.command(epilog=EXIT_CODES)
 @json_option
 def image(as_json: bool) -> None:
     """Build the lab's Debian image if it is not cached yet (about a minute; then reused)."""

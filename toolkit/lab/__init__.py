@@ -13,6 +13,7 @@ Modules, in the order ``lab up`` uses them:
 - ``hosts``     overlays, host identity, systemd-nspawn boot/stop, nsenter
 - ``aws_side``  moto, the source PostgreSQL, the app, seeding
 - ``status``    health probes and the status document
+- ``snapshots`` the bare-metal hosts' disks saved and restored (``booted``: blank hosts)
 - ``teardown``  removing everything a lab made, by record and by name
-- ``api``       up / status / down
+- ``api``       up / status / down / snapshot / restore
 """

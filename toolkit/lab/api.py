@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from toolkit.errors import BadInput, EnvironmentNotReady, ToolkitError
-from toolkit.lab import artifacts, aws_side, cgroups, hosts, image, keys, network, teardown
+from toolkit.lab import artifacts, aws_side, cgroups, hosts, image, keys, network, snapshots, teardown
 from toolkit.lab.layout import plan_members
 from toolkit.lab.names import MAX_BAREMETAL, OPERATOR_OCTET, LabNames, address, check_name, choose_subnet
 from toolkit.lab.record import RECORD, LabRecord, Member, lab_dir, labs_root, other_records
@@ -154,6 +154,8 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, rclone: Path, step:
                            ssh_enabled=member.side == "baremetal")
         if member is app:
             aws_side.install_app(dirs.root, app_plan, creds)
+        if member.side == "baremetal":
+            snapshots.save_upper(record, snapshots.BOOTED, member)  # blank hosts, to return to
     for member in containers:
         machine = names.machine(member.name)
         member.cgroups = [str(path) for path in cgroups.hierarchy_paths(machine)]
@@ -238,6 +240,28 @@ def status(name: str = DEFAULT_NAME, *, probe: bool = True) -> dict[str, Any]:
         raise EnvironmentNotReady(f"lab {name} is not up (no {directory / RECORD}); "
                                   f"run `toolkit lab up --name {name}`")
     return lab_status(record, probe=probe)
+
+
+def _up_record(name: str) -> LabRecord:
+    _preflight(name)
+    record = LabRecord.load(lab_dir(name) / RECORD)
+    if record is None or record.phase != "up":
+        raise EnvironmentNotReady(f"lab {name} is not up; run `toolkit lab up --name {name}`")
+    return record
+
+
+def snapshot(name: str, label: str) -> dict[str, Any]:
+    """Save the bare-metal hosts' disks as snapshot ``label`` (the hosts reboot)."""
+    record = _up_record(name)
+    snapshots.take(record, label)
+    return {"name": name, "snapshot": label, "snapshots": snapshots.labels(record)}
+
+
+def restore(name: str, label: str = snapshots.BOOTED) -> dict[str, Any]:
+    """Return the bare-metal hosts to snapshot ``label`` (default: blank, as booted by ``up``)."""
+    record = _up_record(name)
+    snapshots.restore(record, label)
+    return {**lab_status(record), "restored": label}
 
 
 def down(name: str = DEFAULT_NAME, *, progress: Progress | None = None) -> dict[str, Any]:
