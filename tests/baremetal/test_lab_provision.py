@@ -246,8 +246,8 @@ def test_postgresql_authenticates_with_scram_only(lab_provisioned: dict[str, Any
 
 # Files on the hosts that hold a secret, and how they must be protected: nothing else may hold one.
 SECRET_FILES = {
-    "app": {"/etc/refservice/app.env": "600 root:root",
-            "/etc/refservice/secrets/database_password": "640 root:refservice",
+    # The app reads its secrets from files (``*_FILE`` variables); its environment file holds none.
+    "app": {"/etc/refservice/secrets/database_password": "640 root:refservice",
             "/etc/refservice/secrets/s3_access_key": "640 root:refservice",
             "/etc/refservice/secrets/s3_secret_key": "640 root:refservice"},
     "web": {"/etc/nginx/tls/refservice/key.pem": "600 root:root"},

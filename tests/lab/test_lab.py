@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 import urllib.request
@@ -13,6 +14,7 @@ import psycopg
 import psycopg.rows
 import pytest
 import yaml
+from psycopg import sql
 
 from refservice import canonical
 from tests.fixtures import lab_states
@@ -173,14 +175,19 @@ def test_admin_role_publishes_and_makes_slots_but_is_no_superuser(lab: dict[str,
                          user=admin, password=password, autocommit=True, connect_timeout=5) as conn:
         superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
         assert superuser == (False,)
-        conn.execute("CREATE PUBLICATION lab_test_pub FOR TABLE notes")
+        # Names of this test's own, so that a rerun or a neighbour never trips on a leftover.
+        pub, slot = (f"test_{kind}_{secrets.token_hex(4)}" for kind in ("pub", "slot"))
         try:
-            slot = conn.execute("SELECT slot_name FROM pg_create_logical_replication_slot("
-                                "'lab_test_slot', 'pgoutput')").fetchone()
-            assert slot == ("lab_test_slot",)
-            conn.execute("SELECT pg_drop_replication_slot('lab_test_slot')")
+            conn.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE notes").format(sql.Identifier(pub)))
+            made = conn.execute("SELECT slot_name FROM pg_create_logical_replication_slot(%s, 'pgoutput')",
+                                (slot,)).fetchone()
+            assert made == (slot,)
         finally:
-            conn.execute("DROP PUBLICATION IF EXISTS lab_test_pub")
+            conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                         "WHERE slot_name = %s", (slot,))
+            conn.execute(sql.SQL("DROP PUBLICATION IF EXISTS {}").format(sql.Identifier(pub)))
+        assert conn.execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s",
+                            (slot,)).fetchone() == (0,)
 
 
 def test_status_json_has_the_documented_fields(lab: dict[str, Any]) -> None:

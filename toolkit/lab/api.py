@@ -137,6 +137,7 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, rclone: Path, step:
     record.save()
 
     step(f"booting {len(containers)} hosts")
+    hosts.ensure_inotify_instances()
     app_plan = aws_side.AppPlan(
         source=source, command=sample["app"]["command"], ports=ports,
         environment=dict(sample["app"].get("environment", {})),

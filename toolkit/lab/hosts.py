@@ -112,6 +112,24 @@ def install_unit(root: Path, unit_file: str, content: str, enable: Sequence[str]
             link.symlink_to(f"/etc/systemd/system/{unit_file}")
 
 
+# Every host's systemd (and its services) take inotify instances out of one budget: root's, on
+# this machine. Debian's default of 128 runs out at about two labs, and a host that gets none
+# never finishes booting. Labs need root anyway; raise the budget rather than fail obscurely.
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+INOTIFY_FLOOR = 1024
+
+
+def ensure_inotify_instances(floor: int = INOTIFY_FLOOR) -> None:
+    try:
+        current = int(INOTIFY_INSTANCES.read_text())
+        if current < floor:
+            INOTIFY_INSTANCES.write_text(f"{floor}\n")
+            log.warning("hosts: raised fs.inotify.max_user_instances from %d to %d for the lab's hosts",
+                        current, floor)
+    except (OSError, ValueError) as exc:
+        log.warning("hosts: cannot raise fs.inotify.max_user_instances (%s); hosts may fail to boot", exc)
+
+
 def boot(*, root: Path, machine: str, netns: str, log_file: Path, cgroup_paths: Sequence[Path]) -> int:
     """Start ``systemd-nspawn --boot`` detached (own session, own cgroups); return its PID."""
     argv = ["systemd-nspawn", "--quiet", f"--directory={root}", "--boot", "--register=no",
