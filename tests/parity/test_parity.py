@@ -14,9 +14,9 @@ import yaml
 
 from tests.stacks.specdir import REPO, make_spec
 from toolkit import interface
-from toolkit.parity.baremetal import ROLES
 from toolkit.parity.compare import compare
 from toolkit.spec import load_spec
+from toolkit.targets.baremetal.realization import ROLES
 
 TOOLKIT = Path(sys.executable).parent / "toolkit"
 REAL_PLAYBOOKS = REPO / "playbooks"

@@ -7,6 +7,7 @@ usage, 3 environment not ready); commands raise, they never call ``sys.exit`` th
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -42,8 +43,27 @@ def emit_json(payload: object) -> None:
 
 @click.group(epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="toolkit")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True,
+              help="Log to stderr: -v what the toolkit does (INFO), -vv also its details (DEBUG).")
+def cli(verbose: int) -> None:
     """Leave a cloud provider fast: one service spec, realized on AWS and on bare metal."""
+    configure_logging(verbose)
+
+
+def configure_logging(verbose: int) -> None:
+    """The one place that attaches a console handler (library code only logs)."""
+    if verbose <= 0:
+        return
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == "toolkit-cli"]:
+        root.removeHandler(old)  # main() may run more than once in a process (tests)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name("toolkit-cli")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    root.addHandler(handler)
+    # Other libraries stay at WARNING with -v: their INFO lines are noise to an operator.
+    root.setLevel(logging.INFO if verbose > 1 else logging.WARNING)
+    logging.getLogger("toolkit").setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
 
 
 def _register() -> None:

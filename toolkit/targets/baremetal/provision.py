@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import BadInput, EnvironmentNotReady
+from toolkit.runlog import run_log
 from toolkit.spec import LoadedSpec
 from toolkit.state import new_run_dir
 from toolkit.targets.baremetal.inventory import missing_groups, read_inventory
@@ -116,26 +117,27 @@ def provision_baremetal(loaded: LoadedSpec, *, check: bool = False, standby: boo
     preflight(hosts, settings)
 
     run_dir = new_run_dir("provision")
-    summary = RunSummary()
-    started = time.monotonic()
-    with secret_files(loaded) as spec_data:
-        extravars = {
-            "spec": spec_data,
-            "toolkit_standby": standby,
-            "toolkit_controller_rclone": rclone,
-        }
-        run = PlaybookRun(run_dir=run_dir, inventory=inventory, extravars=extravars, key_file=key_file,
-                          known_hosts=known_hosts, user=target.ssh.user, check=check)
-        progress = Progress(summary) if show_progress else None
-        with progress if progress is not None else nullcontext():
-            def on_event(event: dict[str, Any]) -> None:
-                summary.add_event(event)
-                if progress is not None:
-                    progress.event(event)
+    with run_log(run_dir):
+        summary = RunSummary()
+        started = time.monotonic()
+        with secret_files(loaded) as spec_data:
+            extravars = {
+                "spec": spec_data,
+                "toolkit_standby": standby,
+                "toolkit_controller_rclone": rclone,
+            }
+            run = PlaybookRun(run_dir=run_dir, inventory=inventory, extravars=extravars, key_file=key_file,
+                              known_hosts=known_hosts, user=target.ssh.user, check=check)
+            progress = Progress(summary) if show_progress else None
+            with progress if progress is not None else nullcontext():
+                def on_event(event: dict[str, Any]) -> None:
+                    summary.add_event(event)
+                    if progress is not None:
+                        progress.event(event)
 
-            outcome = run_playbook(run, on_event)
-    result = BaremetalProvisionResult(summary=summary, check=check, standby=standby, run_dir=run_dir,
-                                      status=outcome.status, rc=outcome.rc,
-                                      elapsed_s=time.monotonic() - started)
-    log.info("provision_baremetal: %s, %d changed, run dir %s", outcome.status, summary.changed, run_dir)
-    return result
+                outcome = run_playbook(run, on_event)
+        result = BaremetalProvisionResult(summary=summary, check=check, standby=standby, run_dir=run_dir,
+                                          status=outcome.status, rc=outcome.rc,
+                                          elapsed_s=time.monotonic() - started)
+        log.info("provision_baremetal: %s, %d changed, run dir %s", outcome.status, summary.changed, run_dir)
+        return result

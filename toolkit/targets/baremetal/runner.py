@@ -8,7 +8,10 @@ The private data directory is a fresh run directory of the state dir (mode 0700)
   environment in ``artifacts/<id>/command``, so secrets held in the environment must not be in it;
   secrets referenced as ``{env: NAME}`` are handed to Ansible as files instead, see ``provision``);
 - the SSH settings: the key by path (``--private-key``), the toolkit's known_hosts file only, with
-  strict checking.
+  strict checking. A run without them reaches no host over SSH (``toolkit parity`` evaluates the
+  roles on the controller, with an inline local inventory).
+
+This is the package's only way to start Ansible (a test scans every module for another).
 """
 
 from __future__ import annotations
@@ -46,18 +49,26 @@ EventHandler = Callable[[dict[str, Any]], None]
 
 @dataclass
 class PlaybookRun:
-    """Everything one ansible-playbook invocation needs."""
+    """Everything one ansible-playbook invocation needs.
+
+    ``inventory`` is a file, or an inline inventory (written into the run dir as JSON).
+    Without ``key_file``/``known_hosts``/``user`` no SSH settings are passed (local runs only).
+    ``playbook`` is relative to ``project_dir`` (default: ``PLAYBOOKS_DIR``) or absolute;
+    ``extra_env`` holds Ansible settings only (``ANSIBLE_*``): it adds to the allow-listed
+    environment and cannot carry anything else into the run's artifacts.
+    """
 
     run_dir: Path
-    inventory: Path
+    inventory: Path | dict[str, Any]
     extravars: dict[str, Any]
-    key_file: Path
-    known_hosts: Path
-    user: str
+    key_file: Path | None = None
+    known_hosts: Path | None = None
+    user: str | None = None
     check: bool = False
     playbook: str = SITE_PLAYBOOK
     limit: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    project_dir: Path | None = None
 
 
 @dataclass
@@ -90,37 +101,60 @@ def controller_env() -> dict[str, str]:
     return env
 
 
+def _ssh_settings(run: PlaybookRun, control_dir: Path) -> tuple[dict[str, str], list[str]]:
+    """Environment and command line for SSH; none for a run that reaches no host over SSH."""
+    given = [run.key_file is not None, run.known_hosts is not None, run.user is not None]
+    if not any(given):
+        return {}, []
+    if not all(given):
+        raise ValueError("PlaybookRun needs key_file, known_hosts and user together, or none of them")
+    assert run.known_hosts is not None
+    env = {
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "ANSIBLE_SSH_ARGS": ssh_args(run.known_hosts, control_dir),
+    }
+    return env, ["--private-key", str(run.key_file), "--user", str(run.user)]
+
+
 def run_playbook(run: PlaybookRun, on_event: EventHandler | None = None) -> PlaybookOutcome:
     """Run the playbook; return its status. Events go to ``on_event`` and to the artifacts."""
     if shutil.which("ansible-playbook", path=controller_env()["PATH"]) is None:
         raise EnvironmentNotReady("ansible-playbook is not installed (pip install ansible-core)")
+    others = sorted(name for name in run.extra_env if not name.startswith("ANSIBLE_"))
+    if others:
+        raise ValueError(f"PlaybookRun.extra_env takes ANSIBLE_* settings only, not {', '.join(others)}")
     env_dir = run.run_dir / "env"
     env_dir.mkdir(mode=0o700, exist_ok=True)
     extravars_file = env_dir / "extravars"
     extravars_file.write_text(json.dumps(run.extravars, indent=1, sort_keys=True))
     extravars_file.chmod(0o600)
+    inventory = run.inventory
+    if isinstance(inventory, dict):
+        inventory_dir = run.run_dir / "inventory"
+        inventory_dir.mkdir(mode=0o700, exist_ok=True)
+        inventory = inventory_dir / "hosts.json"
+        inventory.write_text(json.dumps(run.inventory, indent=1, sort_keys=True))
 
     # ControlPath sockets: short path (socket names are limited to ~100 bytes), one per run.
     control_dir = Path(tempfile.mkdtemp(prefix="tk-ssh-"))
     try:
+        ssh_env, cmdline = _ssh_settings(run, control_dir)
         env = {
             **run.extra_env,
+            **ssh_env,
             "ANSIBLE_CONFIG": str(PLAYBOOKS_DIR / "ansible.cfg"),
-            "ANSIBLE_HOST_KEY_CHECKING": "True",
-            "ANSIBLE_SSH_ARGS": ssh_args(run.known_hosts, control_dir),
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_FORCE_COLOR": "0",
             "ANSIBLE_RETRY_FILES_ENABLED": "False",
             "ANSIBLE_LOCAL_TEMP": str(run.run_dir / "tmp"),
         }
-        cmdline = ["--private-key", str(run.key_file), "--user", run.user]
         if run.check:
             cmdline += ["--check", "--diff"]
         config = RunnerConfig(
             private_data_dir=str(run.run_dir),
-            project_dir=str(PLAYBOOKS_DIR),
+            project_dir=str(run.project_dir or PLAYBOOKS_DIR),
             playbook=run.playbook,
-            inventory=str(run.inventory),
+            inventory=str(inventory),
             limit=run.limit,
             cmdline=shlex.join(cmdline),
             quiet=True,

@@ -1,0 +1,139 @@
+"""The canary guard over the commands that need a lab: ``lab up``, and bare-metal provisioning.
+
+A lab of this module's own (one bare-metal host, ``toolkit lab up`` run as a guarded command in a
+sandbox) is torn down when the module ends. ``lab up`` generates the lab's secrets itself: they
+are read from its ``secrets/`` afterwards and looked for everywhere else. Provisioning runs from
+a spec derived from the lab's, whose secrets are all ``{env: NAME}`` references holding canary
+values (the TLS pair: the lab's real PEM, passed through the environment), so ``{env:}`` secrets
+are exercised end to end: check mode, then a real run. See ``test_canary_guard.py`` for the
+rule that every later command reading a spec joins the guard.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.baremetal.labspec import derived_spec
+from tests.fixtures.canary import Sandbox, spec_canaries, spec_secret_refs
+from tests.fixtures.lab import lab_unavailable
+
+pytestmark = [pytest.mark.lab, pytest.mark.timeout(1800)]
+
+
+@dataclass
+class GuardedLab:
+    sandbox: Sandbox
+    name: str
+    status: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def lab_secrets(self) -> dict[str, str]:
+        """Every secret the lab made: its secrets/ files, the operator key, the CA key."""
+        directory = Path(self.status["dir"])
+        found = {f"lab {path.name}": path.read_text().strip() for path in (directory / "secrets").iterdir()}
+        found["lab operator SSH key"] = Path(self.status["ssh_key"]).read_text()
+        found["lab CA key"] = (directory / "tls" / "ca.key").read_text()
+        return found
+
+    def run(self, what: str, args: list[str], **kwargs: Any) -> Any:
+        started = time.monotonic()
+        result = self.sandbox.run(args, **kwargs)
+        self.timings[what] = time.monotonic() - started
+        return result
+
+
+@pytest.fixture(scope="module")
+def guarded_lab() -> Iterator[GuardedLab]:
+    reason = lab_unavailable()
+    if reason:
+        pytest.skip(reason)
+    # A short root: OpenSSH's ControlPath sockets live in the sandbox's TMPDIR (108-byte limit).
+    root = Path(tempfile.mkdtemp(prefix="cg-", dir="/tmp"))
+    lab = GuardedLab(Sandbox(root), f"canary-{secrets.token_hex(3)}")
+    try:
+        yield lab
+    finally:
+        down = lab.sandbox.run(["lab", "down", "--name", lab.name], timeout=300)
+        print(f"canary guard lab timings (s): {({k: round(v, 1) for k, v in lab.timings.items()})}")
+        if down.returncode == 0 and str(root) not in Path("/proc/mounts").read_text():
+            shutil.rmtree(root, ignore_errors=True)
+        assert down.returncode == 0, down.stderr.decode()
+
+
+@pytest.fixture(scope="module")
+def lab_up(guarded_lab: GuardedLab) -> Any:
+    result = guarded_lab.run("lab up", ["lab", "up", "--name", guarded_lab.name, "--hosts", "1", "--json"],
+                             timeout=1200)
+    assert result.returncode == 0, result.stderr.decode()[-4000:]
+    guarded_lab.status = json.loads(result.stdout)
+    return result
+
+
+def env_spec(lab_spec: Path, directory: Path) -> tuple[Path, dict[str, str], dict[str, str]]:
+    """The lab's spec with every secret (but the SSH key, a file by contract) as ``{env: NAME}``."""
+    spec = derived_spec(lab_spec, directory)
+    data = yaml.safe_load(spec.read_text())
+    pem: dict[str, str] = {}
+    for path, ref in spec_secret_refs(data):
+        if path == ("targets", "baremetal", "ssh", "key") or "file" not in ref:
+            continue
+        holder = data
+        for part in path[:-1]:
+            holder = holder[int(part)] if isinstance(holder, list) else holder[part]
+        if path[0] == "tls":
+            pem[path[-1]] = Path(ref["file"]).read_text()
+        holder[path[-1]] = {"env": "CANARY_" + "_".join(path).upper()}
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    env, look_for = spec_canaries(spec, certificate=pem["certificate"], key=pem["key"])
+    return spec, env, look_for
+
+
+@pytest.fixture(scope="module")
+def canary_spec(guarded_lab: GuardedLab, lab_up: Any, tmp_path_factory: pytest.TempPathFactory,
+                ) -> tuple[Path, dict[str, str], dict[str, str]]:
+    return env_spec(Path(guarded_lab.status["spec"]), tmp_path_factory.mktemp("canary-spec"))
+
+
+def test_lab_up_leaks_no_secret(guarded_lab: GuardedLab, lab_up: Any) -> None:
+    look_for = guarded_lab.lab_secrets()
+    assert len(look_for) >= 8
+    held = guarded_lab.sandbox.assert_no_leak(look_for, lab_up)
+    # The AWS side's secret files were read by the scan (and exempt): the hosts were scanned.
+    assert any("/hosts/aws-app/upper/etc/refservice/db_password" in path for path in held), held
+
+
+def test_provision_baremetal_check_leaks_no_secret(guarded_lab: GuardedLab, canary_spec: Any) -> None:
+    spec, env, look_for = canary_spec
+    assert {"CANARY_DATABASE_OWNER_PASSWORD", "CANARY_TLS_KEY"} <= set(look_for)
+    result = guarded_lab.run("provision --check", ["provision", "--target", "baremetal", "--check", "--spec",
+                                                   str(spec)], env=env, cwd=spec.parent)
+    assert result.returncode == 0, result.stdout.decode()[-4000:] + result.stderr.decode()[-4000:]
+    guarded_lab.sandbox.assert_no_leak({**look_for, **guarded_lab.lab_secrets()}, result)
+
+
+def test_provision_baremetal_leaks_no_secret(guarded_lab: GuardedLab, canary_spec: Any) -> None:
+    spec, env, look_for = canary_spec
+    result = guarded_lab.run("provision", ["provision", "--target", "baremetal", "--spec", str(spec)],
+                             env=env, cwd=spec.parent)
+    assert result.returncode == 0, result.stdout.decode()[-4000:] + result.stderr.decode()[-4000:]
+    # The canaries did reach the host, through {env:} references: the guard saw real secrets.
+    upper = Path(guarded_lab.status["dir"]) / "hosts" / "bm1" / "upper"
+    held = (upper / "etc" / "refservice" / "secrets" / "database_password").read_text()
+    assert held.strip() == env["CANARY_DATABASE_OWNER_PASSWORD"]
+    assert list(guarded_lab.sandbox.state.glob("runs/*-provision-*/run.log"))
+    held = guarded_lab.sandbox.assert_no_leak({**look_for, **guarded_lab.lab_secrets()}, result)
+    # The exemptions for the host's secret files were needed: the scan did read the host.
+    on_host = {path.split("/upper/", 1)[1] for path in held if "/hosts/bm1/upper/" in path}
+    assert {"etc/nginx/tls/refservice/key.pem", "etc/powerdns/pdns.conf",
+            "etc/refservice-objects/credentials.env", "etc/refservice/secrets/database_password"} <= on_host
