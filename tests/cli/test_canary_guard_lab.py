@@ -12,7 +12,6 @@ rule that every later command reading a spec joins the guard.
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 import tempfile
 import time
@@ -26,7 +25,7 @@ import yaml
 
 from tests.baremetal.labspec import derived_spec
 from tests.fixtures.canary import Sandbox, spec_canaries, spec_secret_refs
-from tests.fixtures.lab import lab_unavailable
+from tests.fixtures.lab import require_lab, session_lab_name
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(1800)]
 
@@ -55,12 +54,10 @@ class GuardedLab:
 
 @pytest.fixture(scope="module")
 def guarded_lab() -> Iterator[GuardedLab]:
-    reason = lab_unavailable()
-    if reason:
-        pytest.skip(reason)
+    require_lab()
     # A short root: OpenSSH's ControlPath sockets live in the sandbox's TMPDIR (108-byte limit).
     root = Path(tempfile.mkdtemp(prefix="cg-", dir="/tmp"))
-    lab = GuardedLab(Sandbox(root), f"canary-{secrets.token_hex(3)}")
+    lab = GuardedLab(Sandbox(root), f"{session_lab_name()}-canary")
     try:
         yield lab
     finally:
