@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from toolkit.errors import BadInput, EnvironmentNotReady, ToolkitError
+from toolkit.errors import BadInput, EnvironmentNotReady
 from toolkit.lab import artifacts, aws_side, cgroups, hosts, image, keys, network, teardown
 from toolkit.lab.layout import plan_members
 from toolkit.lab.names import MAX_BAREMETAL, OPERATOR_OCTET, LabNames, address, check_name, choose_subnet
@@ -88,9 +88,9 @@ def up(name: str = DEFAULT_NAME, hosts_count: int = DEFAULT_HOSTS, *,
     except BaseException as exc:
         log.error("up: lab %s failed halfway; `toolkit lab down --name %s` removes it; logs in %s",
                   name, name, directory / "logs")
-        if isinstance(exc, ToolkitError):
-            raise type(exc)(f"{exc} (lab {name} is left as it is for inspection; "
-                            f"`toolkit lab down --name {name}` removes it)") from exc
+        # A note, not a rebuilt error: the error keeps its type, attributes and message.
+        exc.add_note(f"lab {name} is left as it is for inspection (logs in {directory / 'logs'}); "
+                     f"`toolkit lab down --name {name}` removes it")
         raise
     return lab_status(record)
 
