@@ -15,7 +15,7 @@ from toolkit.errors import BadInput
 from toolkit.spec.checks import semantic_issues
 from toolkit.spec.issues import IssueKind, SpecError, SpecIssue
 from toolkit.spec.model import SPEC_VERSION, Spec
-from toolkit.spec.yamlsource import Located, load_yaml
+from toolkit.spec.yamlsource import Located, decode, load_yaml
 
 DEFAULT_SPEC = "service.yaml"
 
@@ -49,10 +49,10 @@ def load_spec(path: Path | str | None = None, *, check_environment: bool = True)
         hint = "" if path is not None else " (pass --spec FILE, or run where service.yaml is)"
         raise BadInput(f"spec file {spec_path} does not exist{hint}")
     try:
-        text = spec_path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError([SpecIssue(IssueKind.YAML_SYNTAX, f"the file is not UTF-8 text ({exc.reason})",
-                                   str(spec_path), 0, 0)]) from exc
+        data = spec_path.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"cannot read spec file {spec_path}: {exc.strerror}") from exc
+    text = decode(data, str(spec_path))
     return parse_spec(text, str(spec_path), spec_path, check_environment=check_environment)
 
 
