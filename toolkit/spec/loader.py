@@ -43,7 +43,12 @@ class LoadedSpec:
 
 
 def load_spec(path: Path | str | None = None, *, check_environment: bool = True) -> LoadedSpec:
-    """Load and validate a spec. ``check_environment`` also resolves files and secrets."""
+    """Load and validate a spec.
+
+    ``check_environment`` also checks what the spec names on this machine: files exist and every
+    secret reference resolves. Without it the spec is still checked whole (schema and semantics),
+    for readers that need the model but not the secrets (the lab reads the sample spec this way).
+    """
     spec_path = Path(path) if path is not None else Path.cwd() / DEFAULT_SPEC
     if not spec_path.is_file():
         hint = "" if path is not None else " (pass --spec FILE, or run where service.yaml is)"
@@ -69,7 +74,7 @@ def parse_spec(text: str, file: str, spec_path: Path | None = None, *,
     except ValidationError as exc:
         raise SpecError(_issues_from_pydantic(exc, located)) from exc
     path = (spec_path or Path(file)).resolve()
-    issues = list(semantic_issues(spec, located, path.parent)) if check_environment else []
+    issues = list(semantic_issues(spec, located, path.parent, environment=check_environment))
     errors = [issue for issue in issues if not issue.warning]
     if errors:
         raise SpecError(errors)
