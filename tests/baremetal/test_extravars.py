@@ -59,10 +59,17 @@ def test_missing_secret_is_bad_input(spec_with_env_secrets: Path, monkeypatch: p
         pass
 
 
-def test_environment_is_an_allow_list(spec_with_env_secrets: Path) -> None:
+def test_environment_is_an_allow_list(spec_with_env_secrets: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A name no list of known secrets could foresee: only an allow-list keeps it out.
+    monkeypatch.setenv("SOME_UNRELATED_TOKEN", "unrelated-value-4242")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
     env = controller_env()
-    for name in SECRETS:
+    for name in [*SECRETS, "SOME_UNRELATED_TOKEN"]:
         assert name not in env
+    assert "unrelated-value-4242" not in env.values()
+    # What Ansible needs still passes, unchanged.
+    assert env["LANG"] == env["LC_ALL"] == "C.UTF-8"
     assert env["PATH"].split(os.pathsep)[0].endswith("bin")
 
 

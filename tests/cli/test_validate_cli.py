@@ -51,6 +51,18 @@ def test_valid_spec_json_lists_warnings(spec_dir: Path) -> None:
     assert [w["kind"] for w in payload["warnings"]] == ["insecure_secret_file"]
 
 
+def test_spec_that_is_not_utf8_is_one_located_line(write_spec: Callable[[str], Path],
+                                                   sample_text: str) -> None:
+    path = write_spec(sample_text)
+    path.write_bytes(sample_text.replace("  description: Notes", "  description: Caf\udce9 notes")
+                     .encode("utf-8", "surrogateescape"))
+    line = next(i for i, text in enumerate(sample_text.splitlines(), 1) if text.startswith("  description:"))
+    result = toolkit("validate", "--spec", str(path))
+    assert result.returncode == 2
+    assert result.stderr == (f"{path}:{line}:19: the file is not UTF-8 text "
+                             "(byte 0xe9: invalid continuation byte); save it as UTF-8\n")
+
+
 def test_missing_spec_is_bad_input(tmp_path: Path) -> None:
     result = toolkit("validate", cwd=tmp_path)
     assert result.returncode == 2

@@ -119,8 +119,23 @@ def test_missing_spec_file_is_bad_input(tmp_path: Path) -> None:
         load_spec(tmp_path / "nope.yaml")
 
 
-def test_non_utf8_file(tmp_path: Path) -> None:
+def test_non_utf8_file_names_the_line_and_column_of_the_first_bad_byte(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
-    path.write_bytes(b"version: 1\nservice: {name: caf\xe9}\n")
+    # Valid multi-byte characters before the bad byte: the column counts characters, not bytes.
+    path.write_bytes("version: 1\nservice:\n  description: «Crème» ".encode() + b"caf\xe9 \xff\n")
     [issue] = issues_of(path)
     assert issue.kind is IssueKind.YAML_SYNTAX
+    assert (issue.file, issue.line, issue.column) == (str(path), 3, 27)
+    assert str(issue) == (f"{path}:3:27: the file is not UTF-8 text (byte 0xe9: invalid continuation byte); "
+                          "save it as UTF-8")
+
+
+@pytest.mark.parametrize(("data", "where"), [
+    (b"\xff\xfeversion: 1\n", (1, 1)),  # UTF-16 byte order mark
+    (b"version: 1\nservice: {name: x}\n\n# ends inside a character \xe2\x82", (4, 27)),
+])
+def test_non_utf8_position_at_the_edges(tmp_path: Path, data: bytes, where: tuple[int, int]) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(data)
+    [issue] = issues_of(path)
+    assert (issue.line, issue.column) == where

@@ -106,3 +106,24 @@ def test_missing_inventory_and_source(write_spec: Callable[[str], Path], sample_
         (IssueKind.MISSING_FILE, "targets.baremetal.inventory"),
         (IssueKind.MISSING_FILE, "app.source"),
     }
+
+
+def test_without_the_environment_files_and_secrets_are_not_checked(
+        write_spec: Callable[[str], Path], sample_text: str, spec_dir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REFSERVICE_PDNS_API_KEY")
+    (spec_dir / "inventories" / "example" / "deploy_key").unlink()
+    (spec_dir / "inventories" / "example" / "known_hosts").unlink()
+    path = write_spec(sample_text)
+    assert (IssueKind.UNRESOLVABLE_SECRET, "targets.baremetal.dns.api_key") in kinds_paths(path)
+    spec = load_spec(path, check_environment=False).spec
+    assert spec.targets.baremetal is not None and spec.targets.baremetal.dns is not None
+    assert spec.targets.baremetal.dns.api_key.env == "REFSERVICE_PDNS_API_KEY"
+
+
+def test_without_the_environment_the_spec_is_still_checked_whole(write_spec: Callable[[str], Path],
+                                                                  sample_text: str) -> None:
+    path = write_spec(sample_text.replace("port: 8000 ", "port: 5431 "))
+    with pytest.raises(SpecError) as caught:
+        load_spec(path, check_environment=False)
+    assert {(i.kind, i.path) for i in caught.value.issues} == {(IssueKind.CONFLICT, "app.port")}

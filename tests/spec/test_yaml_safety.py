@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from toolkit.spec import IssueKind, SpecError, parse_spec
-from toolkit.spec.yamlsource import MAX_BYTES
+from toolkit.spec.yamlsource import MAX_BYTES, load_yaml
 
 BILLION_LAUGHS = "\n".join(
     [f"l0: &l0 [{', '.join(['lol'] * 9)}]"]
@@ -52,9 +52,26 @@ def test_language_and_custom_tags_are_refused(text: str) -> None:
     assert "tag" in issue.message
 
 
-def test_plain_anchors_and_merge_keys_still_work() -> None:
-    text = "base: &base {x: 1, y: 2}\nvalue:\n  <<: *base\n  y: 3\n"
-    with pytest.raises(SpecError) as caught:
-        parse_spec(text, "merge.yaml")
-    # Parsed fine; refused only for not being a spec.
-    assert {i.kind for i in caught.value.issues} <= {IssueKind.UNKNOWN_FIELD, IssueKind.MISSING_FIELD}
+def test_merge_keys_fold_in_below_explicit_keys() -> None:
+    located = load_yaml("base: &base {x: 1, y: 2}\nvalue:\n  <<: *base\n  y: 3\n", "merge.yaml")
+    assert located.data == {"base": {"x": 1, "y": 2}, "value": {"x": 1, "y": 3}}
+    # A merged value is located where it is written, in the anchored mapping; an explicit key
+    # where it overrides it.
+    assert located.position(("value", "x")) == (1, 17)
+    assert located.position(("value", "y")) == (4, 6)
+
+
+def test_a_spec_written_with_merge_keys_loads_as_if_written_out(sample_text: str) -> None:
+    owner = "  owner:\n    name: refservice\n    password: {env: REFSERVICE_DB_PASSWORD}\n"
+    admin = "  admin:                              # RDS master user: not a superuser\n" \
+            "    name: toolkit_admin\n    password: {env: REFSERVICE_DB_ADMIN_PASSWORD}\n"
+    assert owner in sample_text and admin in sample_text
+    # The admin role takes the owner's password reference by a merge key; without the merge it
+    # would have no password and the spec would be refused.
+    merged = sample_text.replace(owner, owner.replace("  owner:", "  owner: &owner")).replace(
+        admin, "  admin:\n    <<: *owner\n    name: toolkit_admin\n")
+    spec = parse_spec(merged, "merge.yaml", check_environment=False).spec
+    assert spec.database.admin is not None
+    assert spec.database.admin.name == "toolkit_admin"
+    assert spec.database.admin.password.env == "REFSERVICE_DB_PASSWORD"
+    assert spec.database.owner.name == "refservice"

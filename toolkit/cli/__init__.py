@@ -71,6 +71,12 @@ def _register() -> None:
     from toolkit.cli import lab, parity, provision, validate  # noqa: F401
 
 
+def _show_notes(exc: BaseException) -> None:
+    """Context added on the way up (``exc.add_note()``), e.g. what a failed step left behind."""
+    for note in getattr(exc, "__notes__", ()):
+        click.echo(f"note: {note}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and exit with the documented status; never show a traceback for user errors."""
     _register()
@@ -78,6 +84,7 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="toolkit", standalone_mode=False)
     except ToolkitError as exc:
         click.echo(f"error: {exc}" if not isinstance(exc, SpecError) else str(exc), err=True)
+        _show_notes(exc)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -85,7 +92,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         click.echo("interrupted", err=True)
+        _show_notes(exc)
         sys.exit(130)
     sys.exit(0)

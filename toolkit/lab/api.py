@@ -15,9 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from toolkit.errors import BadInput, EnvironmentNotReady, ToolkitError
+from toolkit.errors import BadInput, EnvironmentNotReady
 from toolkit.lab import artifacts, aws_side, cgroups, hosts, image, keys, network, snapshots, teardown
 from toolkit.lab.layout import plan_members
 from toolkit.lab.names import MAX_BAREMETAL, OPERATOR_OCTET, LabNames, address, check_name, choose_subnet
@@ -88,9 +86,9 @@ def up(name: str = DEFAULT_NAME, hosts_count: int = DEFAULT_HOSTS, *,
     except BaseException as exc:
         log.error("up: lab %s failed halfway; `toolkit lab down --name %s` removes it; logs in %s",
                   name, name, directory / "logs")
-        if isinstance(exc, ToolkitError):
-            raise type(exc)(f"{exc} (lab {name} is left as it is for inspection; "
-                            f"`toolkit lab down --name {name}` removes it)") from exc
+        # A note, not a rebuilt error: the error keeps its type, attributes and message.
+        exc.add_note(f"lab {name} is left as it is for inspection (logs in {directory / 'logs'}); "
+                     f"`toolkit lab down --name {name}` removes it")
         raise
     return lab_status(record)
 
@@ -100,19 +98,18 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, rclone: Path, step:
     subnet = ipaddress.IPv4Network(record.subnet)
     (directory / "logs").mkdir(exist_ok=True)
     source, sample_path = artifacts.reference_service()
-    sample = yaml.safe_load(sample_path.read_text())
-    database = sample["database"]
-    admin = (database.get("admin") or database["owner"])["name"]
+    sample = artifacts.sample_spec(sample_path)
+    database = sample.database
+    admin = (database.admin or database.owner).name
     creds = artifacts.Secrets.generate()
     members = {m.name: m for m in record.members}
     baremetal = [m for m in record.members if m.side == "baremetal"]
     containers = [m for m in record.members if m.kind == "container"]
     moto, db, app = members["moto"], members["aws-db"], members["aws-app"]
     moto_url = f"http://{moto.address}:{artifacts.MOTO_PORT}"
-    ports = list(range(int(sample["app"].get("port", 8000)),
-                       int(sample["app"].get("port", 8000)) + int(sample["app"].get("processes", 1))))
-    record.aws = {"endpoint": moto_url, "db_port": int(database.get("port", 5432)),
-                  "database": database["name"], "owner": database["owner"]["name"], "admin": admin,
+    ports = list(sample.app.ports)
+    record.aws = {"endpoint": moto_url, "db_port": database.port,
+                  "database": database.name, "owner": database.owner.name, "admin": admin,
                   "app_ports": ports, "rclone_binary": str(rclone)}
     record.save()
 
@@ -121,10 +118,10 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, rclone: Path, step:
     operator_key = artifacts.write_operator_key(directory, record.name)
     host_keys = {m.name: keys.ssh_keypair(f"root@{m.name}") for m in containers}
     artifacts.write_known_hosts(directory, [(m.address, host_keys[m.name].public_line) for m in baremetal])
-    artifacts.write_tls(directory, record.name, sample["dns"]["zone"],
+    artifacts.write_tls(directory, record.name, artifacts.zone_of(sample),
                         [m for m in baremetal if "web" in m.groups])
     artifacts.write_pgpass(directory, db.address, record.aws["db_port"], [
-        (database["name"], database["owner"]["name"], creds.db_owner_password),
+        (database.name, database.owner.name, creds.db_owner_password),
         ("*", admin, creds.db_admin_password)])
 
     step(f"network: bridge {names.bridge} on {subnet}")
@@ -139,12 +136,10 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, rclone: Path, step:
     step(f"booting {len(containers)} hosts")
     hosts.ensure_inotify_instances()
     app_plan = aws_side.AppPlan(
-        source=source, command=sample["app"]["command"], ports=ports,
-        environment=dict(sample["app"].get("environment", {})),
-        schema_command=sample["app"].get("schema_command"),
-        db_address=db.address, db_port=record.aws["db_port"], database=database["name"],
-        owner=database["owner"]["name"], moto_url=moto_url,
-        bucket=(sample.get("buckets") or [{"name": "refservice-files"}])[0]["name"])
+        source=source, command=sample.app.command, ports=ports,
+        environment=dict(sample.app.environment), schema_command=sample.app.schema_command,
+        db_address=db.address, db_port=database.port, database=database.name,
+        owner=database.owner.name, moto_url=moto_url, bucket=sample.buckets[0].name)
     for member in containers:
         dirs = hosts.HostDirs(directory / "hosts" / member.name)
         hosts.mount_overlay(dirs, rootfs, member.netns)
@@ -170,7 +165,7 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, rclone: Path, step:
     def seed() -> dict[str, Any]:
         aws_side.wait_http(f"{moto_url}/moto-api/", what="moto", pid=moto.pid,
                            log_file=directory / "logs" / "moto.log")
-        aws_side.create_buckets(moto_url, creds, [b["name"] for b in sample.get("buckets", [])])
+        aws_side.create_buckets(moto_url, creds, [bucket.name for bucket in sample.buckets])
         return aws_side.seed_moto(moto_url, creds, lab=record.name, spec=sample, app_address=app.address,
                                   instances={"aws-db": db.address, "aws-app": app.address},
                                   admin_password=creds.db_admin_password)
@@ -179,10 +174,10 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, rclone: Path, step:
         db_init = hosts.wait_for_boot(_pid(db), host="aws-db", log_file=directory / "logs" / "aws-db.log")
         aws_side.setup_source_database(db_init, hosts.HostDirs(directory / "hosts" / "aws-db").root,
                                        aws_side.DatabasePlan(
-                                           address=db.address, subnet=str(subnet), port=record.aws["db_port"],
-                                           name=database["name"], owner=database["owner"]["name"],
-                                           admin=admin, extensions=list(database.get("extensions", [])),
-                                           locale=str(database.get("locale", "C.UTF-8"))), creds)
+                                           address=db.address, subnet=str(subnet), port=database.port,
+                                           name=database.name, owner=database.owner.name,
+                                           admin=admin, extensions=list(database.extensions),
+                                           locale=database.locale), creds)
 
     # moto takes seconds to import; the database is set up meanwhile.
     step("moto seeded (S3, RDS, EC2, Route53) and the source PostgreSQL on aws-db")
@@ -215,7 +210,7 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, rclone: Path, step:
         instances=seeded["instances"], db_address=db.address,
         objects_address=_first(record.members, "objects").address,
         dns_address=_first(record.members, "dns").address)
-    spec_path = artifacts.write_spec(directory, record.name, sample_path, wiring)
+    spec_path = artifacts.write_spec(directory, record.name, sample_path, sample, wiring)
     from toolkit.spec import load_spec
 
     load_spec(spec_path)  # the lab's spec must validate; fail here rather than in the user's hands

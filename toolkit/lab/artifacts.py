@@ -28,6 +28,7 @@ from toolkit.errors import EnvironmentNotReady
 from toolkit.lab import keys
 from toolkit.lab.layout import GROUPS
 from toolkit.lab.record import Member
+from toolkit.spec import Spec, load_spec
 
 SPEC = "service.yaml"
 INVENTORY = "inventory/hosts.yml"
@@ -55,6 +56,23 @@ def reference_service() -> tuple[Path, Path]:
         raise EnvironmentNotReady(f"the sample spec {sample} was not found next to the refservice "
                                   "package; run the lab from a checkout of the toolkit")
     return source, sample
+
+
+def sample_spec(path: Path) -> Spec:
+    """The sample spec read through the spec model, which owns every default.
+
+    Its secrets are not resolved: they name the user's environment, and the lab makes its own.
+    """
+    spec = load_spec(path, check_environment=False).spec
+    if spec.dns is None or not spec.buckets:
+        raise EnvironmentNotReady(f"the sample spec {path} needs a dns zone and a bucket: "
+                                  "the lab seeds Route53 and S3 from them")
+    return spec
+
+
+def zone_of(spec: Spec) -> str:
+    assert spec.dns is not None  # sample_spec() refuses a sample without one
+    return spec.dns.zone
 
 
 def write_private(path: Path, data: str | bytes) -> Path:
@@ -180,22 +198,24 @@ class SpecWiring:
     dns_address: str
 
 
-def lab_spec(sample: dict[str, Any], wiring: SpecWiring) -> dict[str, Any]:
-    """The sample spec with every reference pointed at this lab (secrets as 0600 files)."""
-    spec = dict(sample)
+def lab_spec(sample: Spec, wiring: SpecWiring) -> dict[str, Any]:
+    """The sample spec with every reference pointed at this lab (secrets as 0600 files).
+
+    Written from the model as the sample states it (fields it leaves out stay out, so that their
+    defaults keep coming from the model).
+    """
+    spec = sample.model_dump(mode="json", exclude_unset=True, exclude_none=True)
 
     def secret(name: str) -> dict[str, str]:
         return {"file": f"secrets/{name}"}
 
-    spec["app"] = {**sample["app"], "source": str(wiring.app_source)}
-    database = dict(sample["database"])
-    database["owner"] = {**database["owner"], "password": secret("db_owner_password")}
-    if database.get("admin"):
-        database["admin"] = {**database["admin"], "password": secret("db_admin_password")}
-    spec["database"] = database
+    spec["app"]["source"] = str(wiring.app_source)
+    spec["database"]["owner"]["password"] = secret("db_owner_password")
+    if sample.database.admin is not None:
+        spec["database"]["admin"]["password"] = secret("db_admin_password")
     spec["tls"] = {"certificate": {"file": SERVICE_CERT}, "key": secret("tls.key")}
-    zone = str(sample["dns"]["zone"]).rstrip(".")
-    aws = dict(sample["targets"].get("aws") or {})
+    zone = zone_of(sample).rstrip(".")
+    aws = spec["targets"].get("aws", {})
     aws.update({
         "region": AWS_REGION,
         "endpoint": wiring.moto_url,
@@ -203,9 +223,9 @@ def lab_spec(sample: dict[str, Any], wiring: SpecWiring) -> dict[str, Any]:
                         "secret_access_key": secret("aws_secret_access_key")},
         "resources": {"db_instance": DB_INSTANCE, "hosted_zone_id": wiring.hosted_zone_id,
                       "instances": wiring.instances},
-        "database_endpoint": {"host": wiring.db_address, "port": int(database.get("port", 5432))},
+        "database_endpoint": {"host": wiring.db_address, "port": sample.database.port},
     })
-    bare = dict(sample["targets"].get("baremetal") or {})
+    bare = spec["targets"].get("baremetal", {})
     bare.update({
         "inventory": INVENTORY,
         "ssh": {"user": "deploy", "key": {"file": SSH_KEY}, "known_hosts": KNOWN_HOSTS},
@@ -220,8 +240,7 @@ def lab_spec(sample: dict[str, Any], wiring: SpecWiring) -> dict[str, Any]:
     return spec
 
 
-def write_spec(labdir: Path, lab: str, sample_path: Path, wiring: SpecWiring) -> Path:
-    sample = yaml.safe_load(sample_path.read_text())
+def write_spec(labdir: Path, lab: str, sample_path: Path, sample: Spec, wiring: SpecWiring) -> Path:
     spec = lab_spec(sample, wiring)
     path = labdir / SPEC
     path.write_text(f"# Written by `toolkit lab up --name {lab}` from {sample_path}: the reference\n"

@@ -27,7 +27,8 @@ from typing import Any
 
 from toolkit.errors import CheckFailed
 from toolkit.lab import hosts
-from toolkit.lab.artifacts import AWS_REGION, DB_INSTANCE, MOTO_PORT, Secrets
+from toolkit.lab.artifacts import AWS_REGION, DB_INSTANCE, MOTO_PORT, Secrets, zone_of
+from toolkit.spec import Spec
 
 log = logging.getLogger(__name__)
 
@@ -214,16 +215,16 @@ def _rdata(rtype: str, value: str) -> str:
     return json.dumps(value) if rtype == "TXT" and not value.startswith('"') else value
 
 
-def seed_moto(endpoint: str, creds: Secrets, *, lab: str, spec: dict[str, Any], app_address: str,
+def seed_moto(endpoint: str, creds: Secrets, *, lab: str, spec: Spec, app_address: str,
               instances: dict[str, str], admin_password: str) -> dict[str, Any]:
     """RDS instance, EC2 instances and the Route53 zone; returns their identifiers."""
-    database = spec["database"]
+    database = spec.database
     rds = aws_client("rds", endpoint, creds)
     rds.create_db_instance(
-        DBInstanceIdentifier=DB_INSTANCE, Engine="postgres", EngineVersion=f"{database['version']}.4",
-        DBInstanceClass="db.t3.micro", AllocatedStorage=20, DBName=database["name"],
-        MasterUsername=(database.get("admin") or database["owner"])["name"],
-        MasterUserPassword=admin_password, Port=int(database.get("port", 5432)),
+        DBInstanceIdentifier=DB_INSTANCE, Engine="postgres", EngineVersion=f"{database.version}.4",
+        DBInstanceClass="db.t3.micro", AllocatedStorage=20, DBName=database.name,
+        MasterUsername=(database.admin or database.owner).name,
+        MasterUserPassword=admin_password, Port=database.port,
         Tags=[{"Key": "toolkit:lab", "Value": lab}])
     ec2 = aws_client("ec2", endpoint, creds)
     image = ec2.describe_images()["Images"][0]["ImageId"]
@@ -235,19 +236,18 @@ def seed_moto(endpoint: str, creds: Secrets, *, lab: str, spec: dict[str, Any], 
                 {"Key": "Name", "Value": host}, {"Key": "toolkit:lab", "Value": lab},
                 {"Key": "toolkit:address", "Value": address}]}])
         instance_ids.append(reply["Instances"][0]["InstanceId"])
-    zone = spec["dns"]["zone"].rstrip(".") + "."
+    zone = zone_of(spec)
     route53 = aws_client("route53", endpoint, creds)
     reference = f"toolkit-lab-{lab}-{secrets.token_hex(4)}"
     zone_id = route53.create_hosted_zone(Name=zone, CallerReference=reference,
                                          HostedZoneConfig={"Comment": f"toolkit lab {lab}"}
                                          )["HostedZone"]["Id"].split("/")[-1]
     changes = []
-    for record in spec["dns"].get("records", []):
-        values = [app_address] if record.get("target") == "app" else record["values"]
+    for record in spec.dns.records if spec.dns is not None else []:
+        values = [app_address] if record.target == "app" else record.values or []
         changes.append({"Action": "UPSERT", "ResourceRecordSet": {
-            "Name": _record_name(record["name"], zone), "Type": record["type"],
-            "TTL": int(record.get("ttl", 300)),
-            "ResourceRecords": [{"Value": _rdata(record["type"], v)} for v in values]}})
+            "Name": _record_name(record.name, zone), "Type": record.type, "TTL": record.ttl,
+            "ResourceRecords": [{"Value": _rdata(record.type, v)} for v in values]}})
     # Route53 gives a zone's own NS set a two-day TTL; make sure the emulator does too.
     existing = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
     for rrset in existing:

@@ -29,7 +29,7 @@ TOOLS = {
 def require_root() -> None:
     if os.geteuid() != 0:
         raise EnvironmentNotReady("the lab needs root (network namespaces, mounts and containers); "
-                                  "run it as root, for example with sudo")
+                                  "run it as root (from a root shell, or with sudo)")
 
 
 def require_tool(tool: str, package: str | None = None) -> str:

@@ -18,13 +18,16 @@ SUPPORTED_POSTGRES = {"baremetal": {15}, "aws": {12, 13, 14, 15, 16, 17}}
 WELL_KNOWN_PORTS = {22: "SSH", 53: "DNS", 80: "HTTP", 443: "HTTPS"}
 
 
-def semantic_issues(spec: Spec, located: Located, base_dir: Path) -> Iterator[SpecIssue]:
+def semantic_issues(spec: Spec, located: Located, base_dir: Path, *,
+                    environment: bool = True) -> Iterator[SpecIssue]:
+    """Every semantic issue; ``environment`` adds those that depend on this machine (files, secrets)."""
     yield from _versions(spec, located)
     yield from _ports(spec, located)
     yield from _dns(spec, located)
     yield from _buckets(spec, located)
-    yield from _files(spec, located, base_dir)
-    yield from _secrets(spec, located, base_dir)
+    if environment:
+        yield from _files(spec, located, base_dir)
+        yield from _secrets(spec, located, base_dir)
 
 
 def _versions(spec: Spec, located: Located) -> Iterator[SpecIssue]:

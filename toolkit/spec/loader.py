@@ -15,7 +15,7 @@ from toolkit.errors import BadInput
 from toolkit.spec.checks import semantic_issues
 from toolkit.spec.issues import IssueKind, SpecError, SpecIssue
 from toolkit.spec.model import SPEC_VERSION, Spec
-from toolkit.spec.yamlsource import Located, load_yaml
+from toolkit.spec.yamlsource import Located, decode, load_yaml
 
 DEFAULT_SPEC = "service.yaml"
 
@@ -43,16 +43,21 @@ class LoadedSpec:
 
 
 def load_spec(path: Path | str | None = None, *, check_environment: bool = True) -> LoadedSpec:
-    """Load and validate a spec. ``check_environment`` also resolves files and secrets."""
+    """Load and validate a spec.
+
+    ``check_environment`` also checks what the spec names on this machine: files exist and every
+    secret reference resolves. Without it the spec is still checked whole (schema and semantics),
+    for readers that need the model but not the secrets (the lab reads the sample spec this way).
+    """
     spec_path = Path(path) if path is not None else Path.cwd() / DEFAULT_SPEC
     if not spec_path.is_file():
         hint = "" if path is not None else " (pass --spec FILE, or run where service.yaml is)"
         raise BadInput(f"spec file {spec_path} does not exist{hint}")
     try:
-        text = spec_path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError([SpecIssue(IssueKind.YAML_SYNTAX, f"the file is not UTF-8 text ({exc.reason})",
-                                   str(spec_path), 0, 0)]) from exc
+        data = spec_path.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"cannot read spec file {spec_path}: {exc.strerror}") from exc
+    text = decode(data, str(spec_path))
     return parse_spec(text, str(spec_path), spec_path, check_environment=check_environment)
 
 
@@ -69,7 +74,7 @@ def parse_spec(text: str, file: str, spec_path: Path | None = None, *,
     except ValidationError as exc:
         raise SpecError(_issues_from_pydantic(exc, located)) from exc
     path = (spec_path or Path(file)).resolve()
-    issues = list(semantic_issues(spec, located, path.parent)) if check_environment else []
+    issues = list(semantic_issues(spec, located, path.parent, environment=check_environment))
     errors = [issue for issue in issues if not issue.warning]
     if errors:
         raise SpecError(errors)

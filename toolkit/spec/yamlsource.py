@@ -139,6 +139,21 @@ class _Builder:
         return result
 
 
+def decode(data: bytes, file: str) -> str:
+    """The file's text; if it is not UTF-8, a ``SpecError`` at the line and column of the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        # Columns count characters, as in every other issue; what precedes the bad byte decodes.
+        column = len(data[line_start:exc.start].decode("utf-8")) + 1
+        raise SpecError([SpecIssue(
+            IssueKind.YAML_SYNTAX,
+            f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x}: {exc.reason}); save it as UTF-8",
+            file, line, column)]) from exc
+
+
 def load_yaml(text: str, file: str) -> Located:
     """Parse one YAML document; raise ``SpecError`` with a single located issue if refused."""
     def refuse(kind: IssueKind, message: str, mark: yaml.Mark | None = None,
