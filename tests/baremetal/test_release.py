@@ -32,7 +32,8 @@ def test_source_files_only_owned_by_root_with_fixed_modes(tmp_path: Path) -> Non
                                    "templates/page.html"]
         assert all(m.uid == 0 and m.gid == 0 and m.uname == "root" for m in members.values())
         assert all(m.mtime == FIXED_MTIME for m in members.values())
-        assert {m.name: oct(m.mode) for m in members.values() if m.isdir()} == {"pkg": "0o755", "templates": "0o755"}
+        modes = {m.name: oct(m.mode) for m in members.values()}
+        assert {name: modes[name] for name in ("pkg", "templates")} == {"pkg": "0o755", "templates": "0o755"}
         assert {oct(m.mode) for m in members.values() if m.isfile()} == {"0o644"}
         extracted = tar.extractfile("main.py")
         assert extracted is not None and extracted.read() == b"print('hello')\n"

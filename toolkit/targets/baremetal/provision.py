@@ -88,9 +88,12 @@ def secret_files(loaded: LoadedSpec) -> Iterator[dict[str, Any]]:
 @contextmanager
 def app_release(loaded: LoadedSpec) -> Iterator[Release]:
     """The app's code packed into one archive for the run, in a temporary directory removed after it."""
+    source = loaded.resolve_path(loaded.spec.app.source)
+    if not source.is_dir():
+        raise BadInput(f"{loaded.path}: app.source {source} is not a directory")
     tmp = Path(tempfile.mkdtemp(prefix="toolkit-release-"))
     try:
-        yield build_release(loaded.resolve_path(loaded.spec.app.source), tmp)
+        yield build_release(source, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

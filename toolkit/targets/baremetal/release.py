@@ -59,8 +59,6 @@ def members(source: Path) -> list[tuple[str, Path]]:
 
 def build_release(source: Path, dest_dir: Path) -> Release:
     """Pack ``source`` (a directory) into ``dest_dir/<name>.tar.gz``; members are relative to it."""
-    if not source.is_dir():
-        raise NotADirectoryError(f"the app source {source} is not a directory")
     target = dest_dir / f"{source.name}.tar.gz"
     entries = members(source)
     files = 0
