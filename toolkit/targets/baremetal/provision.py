@@ -25,6 +25,7 @@ from toolkit.state import new_run_dir
 from toolkit.targets.baremetal.inventory import missing_groups, read_inventory
 from toolkit.targets.baremetal.preflight import SshSettings, preflight
 from toolkit.targets.baremetal.progress import Progress
+from toolkit.targets.baremetal.release import Release, build_release
 from toolkit.targets.baremetal.runner import PlaybookRun, run_playbook
 from toolkit.targets.baremetal.specvars import spec_vars
 from toolkit.targets.baremetal.summary import BaremetalProvisionResult, RunSummary
@@ -85,6 +86,19 @@ def secret_files(loaded: LoadedSpec) -> Iterator[dict[str, Any]]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextmanager
+def app_release(loaded: LoadedSpec) -> Iterator[Release]:
+    """The app's code packed into one archive for the run, in a temporary directory removed after it."""
+    source = loaded.resolve_path(loaded.spec.app.source)
+    if not source.is_dir():
+        raise BadInput(f"{loaded.path}: app.source {source} is not a directory")
+    tmp = Path(tempfile.mkdtemp(prefix="toolkit-release-"))
+    try:
+        yield build_release(source, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def controller_rclone() -> str:
     found = shutil.which("rclone", path=str(Path(sys.executable).parent)) or shutil.which("rclone")
     return found or ""
@@ -120,11 +134,12 @@ def provision_baremetal(loaded: LoadedSpec, *, check: bool = False, standby: boo
     with run_log(run_dir):
         summary = RunSummary()
         started = time.monotonic()
-        with secret_files(loaded) as spec_data:
+        with secret_files(loaded) as spec_data, app_release(loaded) as release:
             extravars = {
                 "spec": spec_data,
                 "toolkit_standby": standby,
                 "toolkit_controller_rclone": rclone,
+                "toolkit_app_archive": str(release.path),
             }
             run = PlaybookRun(run_dir=run_dir, inventory=inventory, extravars=extravars, key_file=key_file,
                               known_hosts=known_hosts, user=target.ssh.user, check=check)
