@@ -59,3 +59,20 @@ def test_result_json_and_lines(tmp_path: Path) -> None:
     failed = BaremetalProvisionResult(summary, check=False, standby=False, run_dir=tmp_path,
                                       status="failed", rc=2, elapsed_s=1)
     assert not failed.ok
+
+
+def test_changes_hidden_by_no_log_are_accounted_for(tmp_path: Path) -> None:
+    summary = RunSummary()
+    summary.add_event(event("runner_on_ok", "a", "Write the site", changed=True))
+    # What ansible-runner sends for a no_log task: the result, `changed` included, is censored.
+    summary.add_event(event("runner_on_ok", "a", "Write the API key", censored="hidden"))
+    summary.add_event(event("runner_on_ok", "a", "Sync the records", censored="hidden"))
+    summary.add_event(event("runner_on_ok", "b", "Write the API key", censored="hidden"))
+    summary.add_event({"event": "playbook_on_stats", "event_data": {
+        "ok": {"a": 3, "b": 1}, "changed": {"a": 2, "b": 0}}})
+    assert [c.task for c in summary.changes] == ["Write the site"]
+    assert summary.hidden_changes() == {"a": {"count": 1, "among": ["Sync the records", "Write the API key"]}}
+    result = BaremetalProvisionResult(summary, check=False, standby=False, run_dir=tmp_path,
+                                      status="successful", rc=0, elapsed_s=1)
+    assert result.to_json()["changes_hidden"] == summary.hidden_changes()
+    assert any("a: 1 change(s) among tasks whose output is hidden" in line for line in result.summary_lines())

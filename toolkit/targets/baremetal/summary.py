@@ -46,6 +46,9 @@ class RunSummary:
     changes: list[Change] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
     final_stats: bool = False
+    # ansible-runner censors a no_log task's whole result, ``changed`` included: such a task may
+    # have changed something without appearing in ``changes``; the recap still counts it.
+    hidden: dict[str, list[str]] = field(default_factory=dict)  # host -> censored tasks that ran
 
     def host(self, name: str) -> HostStats:
         return self.hosts.setdefault(name, HostStats())
@@ -65,7 +68,9 @@ class RunSummary:
         ignored = bool(data.get("ignore_errors"))
         if result == "ok":
             stats.ok += 1
-            if res.get("changed"):
+            if "censored" in res:
+                self.hidden.setdefault(host, []).append(data.get("task", ""))
+            elif res.get("changed"):
                 stats.changed += 1
                 self.changes.append(Change(host, data.get("task", ""), data.get("role", "")))
         elif result == "failed" and not ignored:
@@ -94,6 +99,18 @@ class RunSummary:
     @property
     def changed(self) -> int:
         return sum(stats.changed for stats in self.hosts.values())
+
+    def hidden_changes(self) -> dict[str, dict[str, object]]:
+        """Per host, changes the recap counts that no listed change explains (no_log tasks)."""
+        listed: dict[str, int] = {}
+        for change in self.changes:
+            listed[change.host] = listed.get(change.host, 0) + 1
+        found: dict[str, dict[str, object]] = {}
+        for host, stats in sorted(self.hosts.items()):
+            missing = stats.changed - listed.get(host, 0)
+            if missing > 0:
+                found[host] = {"count": missing, "among": sorted(set(self.hidden.get(host, [])))}
+        return found
 
     @property
     def any_failed(self) -> bool:
@@ -130,6 +147,7 @@ class BaremetalProvisionResult:
             "hosts": {name: stats.to_json() for name, stats in sorted(self.summary.hosts.items())},
             "changed": self.summary.changed,
             "changes": [change.to_json() for change in self.summary.changes],
+            "changes_hidden": self.summary.hidden_changes(),
             "failures": self.summary.failures,
             "check": self.check,
             "standby": self.standby,
@@ -147,6 +165,8 @@ class BaremetalProvisionResult:
             state = "UNREACHABLE" if stats.unreachable else ("FAILED" if stats.failed else "ok")
             lines.append(f"  {name:<12} ok={stats.ok:<4} changed={stats.changed:<4} "
                          f"failed={stats.failed:<3} {state}")
+        for host, hidden in self.summary.hidden_changes().items():
+            lines.append(f"  {host}: {hidden['count']} change(s) among tasks whose output is hidden (no_log)")
         for failure in self.summary.failures:
             lines.append(f"  failed: {failure['host']}: {failure['task']}: {failure['message']}")
         verb = "would change" if self.check else "changed"
