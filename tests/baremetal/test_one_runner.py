@@ -48,3 +48,24 @@ def test_the_scan_sees_every_import_form() -> None:
                    "import importlib\nimportlib.import_module('ansible_runner')"):
         assert imports_ansible_runner(source), source
     assert not imports_ansible_runner("import ansible_runner_extras\nfrom toolkit import runner")
+
+
+def test_a_run_leaves_the_process_signal_handlers_as_they_were(tmp_path: Path) -> None:
+    """ansible-runner installs its own SIGINT/SIGTERM handler; after the run Ctrl-C must work again."""
+    import signal
+    import sys
+
+    from toolkit.targets.baremetal.runner import PlaybookRun, run_playbook
+
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "noop.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.debug: {msg: hello}\n")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir(mode=0o700)
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    outcome = run_playbook(PlaybookRun(
+        run_dir=run_dir, extravars={}, playbook="noop.yml", project_dir=tmp_path / "project",
+        inventory={"all": {"hosts": {"localhost": {"ansible_connection": "local",
+                                                   "ansible_python_interpreter": sys.executable}}}}))
+    assert outcome.status == "successful"
+    assert {sig: signal.getsignal(sig) for sig in before} == before

@@ -21,8 +21,10 @@ import logging
 import os
 import shlex
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,8 +174,16 @@ def run_playbook(run: PlaybookRun, on_event: EventHandler | None = None) -> Play
                 on_event(event)
             return True
 
-        runner = Runner(config=config, event_handler=handler, cancel_callback=signal_handler())
-        runner.run()
+        # ansible-runner's handler turns SIGINT/SIGTERM into a cancel of this run; it stays
+        # installed afterwards, and would swallow every later Ctrl-C of the process.
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            runner = Runner(config=config, event_handler=handler, cancel_callback=signal_handler())
+            runner.run()
+        finally:
+            if threading.current_thread() is threading.main_thread():
+                for sig, handler_before in previous.items():
+                    signal.signal(sig, handler_before)
         log.info("run_playbook: %s rc=%s in %s", runner.status, runner.rc, run.run_dir)
         return PlaybookOutcome(status=str(runner.status), rc=int(runner.rc or 0),
                                artifact_dir=Path(config.artifact_dir))
