@@ -27,26 +27,20 @@ import boto3
 import dns.resolver
 import psycopg
 import pytest
-import yaml
 from boto3.s3.transfer import TransferConfig
 
-from tests.fixtures.lab import baremetal_hosts, lab_host, lab_run, lab_ssh
+from tests.fixtures.lab import baremetal_hosts, baremetal_names, lab_host, lab_run, lab_ssh
 from tests.fixtures.lab_states import BLANK, PROVISIONED, LabStates, hosts_in, public_tables, secret
 from toolkit import ssh
 from toolkit.spec import load_spec
-from toolkit.state import state_root
 from toolkit.targets.baremetal.preflight import PreflightFailed
 from toolkit.targets.baremetal.provision import provision_baremetal
 from toolkit.targets.baremetal.summary import BaremetalProvisionResult
 
 from .hostfs import LOGIN_RUNTIME, diff, hash_upper, upper_dir
-from .labspec import derived_spec
+from .labspec import derived_spec, provision_runs
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(1800)]
-
-
-def names(lab: dict[str, Any]) -> list[str]:
-    return [host["name"] for host in baremetal_hosts(lab)]
 
 
 def address(lab: dict[str, Any], host: str) -> str:
@@ -55,7 +49,7 @@ def address(lab: dict[str, Any], host: str) -> str:
 
 def hashes(lab: dict[str, Any], ignore: tuple[str, ...] | None = None) -> dict[str, dict[str, str]]:
     kwargs = {} if ignore is None else {"ignore": ignore}
-    return {host: hash_upper(upper_dir(lab, host), **kwargs) for host in names(lab)}
+    return {host: hash_upper(upper_dir(lab, host), **kwargs) for host in baremetal_names(lab)}
 
 
 def secret_needles(lab: dict[str, Any]) -> dict[str, list[str]]:
@@ -80,7 +74,7 @@ class ProcessWatch:
     @contextmanager
     def watching(self) -> Iterator[ProcessWatch]:
         stop = threading.Event()
-        clients = {host: lab_ssh(self.lab, host) for host in names(self.lab)}
+        clients = {host: lab_ssh(self.lab, host) for host in baremetal_names(self.lab)}
 
         def look(where: str, listing: str) -> None:
             for name, needles in self.needles.items():
@@ -126,7 +120,7 @@ def runs(lab_states: LabStates) -> Runs:
     before = hashes(lab)
     check = provision_baremetal(spec, check=True)
     after = hashes(lab)
-    check_diff = {host: diff(before[host], after[host]) for host in names(lab)}
+    check_diff = {host: diff(before[host], after[host]) for host in baremetal_names(lab)}
     with ProcessWatch(lab, secret_needles(lab)).watching() as watch:
         run = provision_baremetal(load_spec(lab["spec"]))
     rerun = provision_baremetal(load_spec(lab["spec"]))
@@ -142,14 +136,14 @@ def test_check_mode_on_blank_hosts_reports_changes_and_changes_nothing(runs: Run
     assert runs.check.ok, runs.check.summary_lines()
     assert runs.check.to_json()["check"] is True
     assert runs.check.summary.changed > 0
-    assert set(runs.check.summary.hosts) == set(names(lab))
-    assert runs.check_diff == {host: [] for host in names(lab)}
+    assert set(runs.check.summary.hosts) == set(baremetal_names(lab))
+    assert runs.check_diff == {host: [] for host in baremetal_names(lab)}
 
 
 def test_run_succeeds_on_every_host(runs: Runs, lab: dict[str, Any]) -> None:
     assert runs.run.ok, runs.run.summary_lines()
     data = runs.run.to_json()
-    assert set(data["hosts"]) == set(names(lab))
+    assert set(data["hosts"]) == set(baremetal_names(lab))
     assert all(h["failed"] == 0 and h["unreachable"] is False for h in data["hosts"].values())
     run_dir = Path(str(data["run_dir"]))
     assert run_dir.stat().st_mode & 0o777 == 0o700
@@ -181,7 +175,7 @@ def test_no_secret_in_artifacts_logs_or_processes(runs: Runs, lab_provisioned: d
     # Command lines were sampled on every host and on the controller throughout the real run.
     assert runs.watch.samples >= 3
     assert runs.watch.sightings == []
-    for host in names(lab):
+    for host in baremetal_names(lab):
         journal = lab_run(lab, host, "sudo journalctl --no-pager -o cat").stdout
         for name, values in needles.items():
             assert not any(value in journal for value in values), f"{name} in the journal of {host}"
@@ -447,11 +441,6 @@ def test_standby_on_blank_hosts_leaves_the_database_empty_and_the_app_stopped(
 
 # --- errors: nothing is changed, no run starts ------------------------------------------------
 
-def provision_runs() -> set[str]:
-    runs_dir = state_root() / "runs"
-    return {p.name for p in runs_dir.iterdir() if "-provision-" in p.name} if runs_dir.is_dir() else set()
-
-
 def refused_before_any_change(lab: dict[str, Any], spec: Path) -> PreflightFailed:
     """Provision ``spec``: it must fail preflight, start no run, and leave every host as it was."""
     before, runs_before = hashes(lab, LOGIN_RUNTIME), provision_runs()
@@ -460,22 +449,15 @@ def refused_before_any_change(lab: dict[str, Any], spec: Path) -> PreflightFaile
     assert "no host was changed" in str(failed.value)
     assert provision_runs() == runs_before
     after = hashes(lab, LOGIN_RUNTIME)
-    assert {h: diff(before[h], after[h]) for h in names(lab)} == {h: [] for h in names(lab)}
+    assert {h: diff(before[h], after[h]) for h in before} == {h: [] for h in before}
     return failed.value
-
-
-def lab_inventory(lab: dict[str, Any]) -> dict[str, Any]:
-    return dict(yaml.safe_load(Path(lab["inventory"]).read_text()))
 
 
 def test_unreachable_host_stops_the_run_before_any_change(lab_provisioned: dict[str, Any],
                                                           tmp_path: Path) -> None:
     lab = lab_provisioned
-    inventory = lab_inventory(lab)
-    for group in inventory["all"]["children"].values():  # bm4 is listed in two groups
-        if "bm4" in (group.get("hosts") or {}):
-            group["hosts"]["bm4"]["ansible_host"] = "198.18.1.254"
-    failed = refused_before_any_change(lab, derived_spec(Path(lab["spec"]), tmp_path, inventory=inventory))
+    spec = derived_spec(Path(lab["spec"]), tmp_path, host_vars={"bm4": {"ansible_host": "198.18.1.254"}})
+    failed = refused_before_any_change(lab, spec)
     assert set(failed.problems) == {"bm4"}
 
 

@@ -12,18 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.fixtures.lab import baremetal_hosts, lab_run
 from tests.fixtures.lab_states import LabStates
 from toolkit import ssh
 from toolkit.spec import load_spec
-from toolkit.state import state_root
 from toolkit.targets.baremetal.preflight import PreflightFailed
 from toolkit.targets.baremetal.provision import provision_baremetal
 
 from .hostfs import LOGIN_RUNTIME, diff, hash_upper, upper_dir
-from .labspec import derived_spec
+from .labspec import derived_spec, provision_runs
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(1200)]
 
@@ -34,11 +32,6 @@ IGNORED = (*LOGIN_RUNTIME, f"home/{NO_SUDO_USER}/.cache/")
 
 def hashes(lab: dict[str, Any]) -> dict[str, dict[str, str]]:
     return {host["name"]: hash_upper(upper_dir(lab, host["name"]), IGNORED) for host in baremetal_hosts(lab)}
-
-
-def provision_runs() -> set[str]:
-    runs_dir = state_root() / "runs"
-    return {p.name for p in runs_dir.iterdir() if "-provision-" in p.name} if runs_dir.is_dir() else set()
 
 
 def add_user_without_sudo(lab: dict[str, Any], host: str) -> None:
@@ -68,11 +61,7 @@ def test_preflight_refuses_a_host_whose_user_cannot_sudo(lab_provisioned: dict[s
     finally:
         client.close()
 
-    inventory = yaml.safe_load(Path(lab["inventory"]).read_text())
-    for group in inventory["all"]["children"].values():  # a host may be listed in several groups
-        if host["name"] in (group.get("hosts") or {}):
-            group["hosts"][host["name"]]["ansible_user"] = NO_SUDO_USER
-    spec = derived_spec(Path(lab["spec"]), tmp_path, inventory=inventory)
+    spec = derived_spec(Path(lab["spec"]), tmp_path, host_vars={host["name"]: {"ansible_user": NO_SUDO_USER}})
 
     before, runs_before = hashes(lab), provision_runs()
     with pytest.raises(PreflightFailed) as failed:

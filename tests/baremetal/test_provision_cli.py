@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.fixtures.lab import baremetal_hosts, lab_run
+from tests.fixtures.lab import baremetal_names, lab_run
 from tests.fixtures.lab_states import LabStates, hosts_in
 from toolkit.state import state_root
 
-from .labspec import derived_spec
+from .labspec import derived_spec, provision_runs
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(1800)]
 
@@ -37,15 +37,6 @@ def provision_cli(spec: Path | str, *args: str) -> subprocess.CompletedProcess[s
     """``toolkit provision --target baremetal --spec SPEC ARGS`` in a subprocess, streams apart."""
     argv = [sys.executable, "-m", "toolkit", "provision", "--target", "baremetal", "--spec", str(spec), *args]
     return subprocess.run(argv, capture_output=True, text=True, timeout=1500)
-
-
-def names(lab: dict[str, Any]) -> list[str]:
-    return [host["name"] for host in baremetal_hosts(lab)]
-
-
-def provision_runs() -> set[str]:
-    runs_dir = state_root() / "runs"
-    return {p.name for p in runs_dir.iterdir() if "-provision-" in p.name} if runs_dir.is_dir() else set()
 
 
 def only_json(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -65,7 +56,7 @@ def test_json_document_is_all_of_stdout_with_the_documented_fields(lab_provision
     assert result.returncode == 0, result.stderr[-3000:]
     document = only_json(result)
     assert set(document) >= DOCUMENTED
-    assert set(document["hosts"]) == set(names(lab))
+    assert set(document["hosts"]) == set(baremetal_names(lab))
     for host, stats in document["hosts"].items():
         assert set(stats) >= HOST_FIELDS, host
         assert stats["failed"] == 0 and stats["unreachable"] is False, (host, stats)
@@ -93,7 +84,7 @@ def test_progress_goes_to_stderr_and_the_summary_to_stdout(lab_provisioned: dict
     summary = result.stdout.splitlines()
     assert summary[0].startswith("bare metal, live, check mode (nothing changed): successful"), summary
     rows = {line.split()[0]: line.split() for line in summary[1:-1] if re.search(r"\bok=\d+", line)}
-    assert set(rows) == set(names(lab)) and all(row[-1] == "ok" for row in rows.values()), summary
+    assert set(rows) == set(baremetal_names(lab)) and all(row[-1] == "ok" for row in rows.values()), summary
     would = re.fullmatch(r"would change (\d+) task\(s\); artifacts in (\S+)", summary[-1])
     assert would is not None, summary
     assert int(would[1]) == sum(int(row[2].removeprefix("changed=")) for row in rows.values()), summary
@@ -135,7 +126,7 @@ def test_live_progress_on_a_terminal_counts_per_host_on_stderr(lab_provisioned: 
     # The live table: a row per host with its ok, changed and failed tasks; its last frame holds the
     # final counts, the same as the summary's.
     last: dict[str, tuple[str, str, str]] = {}
-    for host in names(lab):
+    for host in baremetal_names(lab):
         rows = re.findall(rf"(?m)^\s*{host}\s*[│|]\s*(\d+)\s*[│|]\s*(\d+)\s*[│|]\s*(\d+)", shown)
         assert rows, (host, shown[-3000:])
         last[host] = rows[-1]
@@ -161,7 +152,7 @@ def test_a_failed_host_exits_1_and_the_json_names_it(lab_provisioned: dict[str, 
     assert result.returncode == 1, (result.returncode, result.stderr[-3000:])
     document = only_json(result)
     assert document["check"] is False and document["standby"] is False
-    assert set(document["hosts"]) == set(names(lab))
+    assert set(document["hosts"]) == set(baremetal_names(lab))
     failed = {host for host, stats in document["hosts"].items() if stats["failed"] or stats["unreachable"]}
     assert failed == {broken}, document["hosts"]
     assert document["hosts"][broken]["failed"] == 1
@@ -172,13 +163,9 @@ def test_a_failed_host_exits_1_and_the_json_names_it(lab_provisioned: dict[str, 
 def test_a_failed_preflight_exits_1_naming_the_host_and_starts_no_run(lab_provisioned: dict[str, Any],
                                                                       tmp_path: Path) -> None:
     lab = lab_provisioned
-    unreachable = names(lab)[-1]
+    unreachable = baremetal_names(lab)[-1]
     nobody = lab["subnet"].rsplit(".", 1)[0] + ".250"  # on the lab's bridge, where no host answers
-    inventory = yaml.safe_load(Path(lab["inventory"]).read_text())
-    for group in inventory["all"]["children"].values():
-        if unreachable in (group.get("hosts") or {}):
-            group["hosts"][unreachable]["ansible_host"] = nobody
-    spec = derived_spec(Path(lab["spec"]), tmp_path, inventory=inventory)
+    spec = derived_spec(Path(lab["spec"]), tmp_path, host_vars={unreachable: {"ansible_host": nobody}})
     runs_before = provision_runs()
     result = provision_cli(spec, "--json")
     assert result.returncode == 1, (result.returncode, result.stdout[-2000:], result.stderr[-3000:])
