@@ -47,7 +47,7 @@ E, S, A, N = Status.EQUIVALENT, Status.SUPPORTING, Status.ALTERNATIVE, Status.NO
 EQUIVALENTS: tuple[Equivalent, ...] = (
     Equivalent(
         "rds",
-        ("cluster", "clusterinstance", "clusterparametergroup", "globalcluster"),
+        ("cluster", "clusterinstance", "clusterparametergroup", "globalcluster", "dbcluster"),
         "Aurora",
         "PostgreSQL role (plain PostgreSQL)",
         A,
@@ -132,6 +132,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
     Equivalent("lb", (), "Application Load Balancer", "proxy role (nginx)", E),
     Equivalent("alb", (), "Application Load Balancer", "proxy role (nginx)", E),
     Equivalent("elasticloadbalancingv2", (), "Application Load Balancer", "proxy role (nginx)", E),
+    Equivalent("elb", (), "Classic Load Balancer", "proxy role (nginx)", E),
     Equivalent(
         "acm",
         ("certificatevalidation",),
@@ -197,6 +198,8 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
 
 PULUMI_TOKEN = re.compile(r"^aws:(?P<service>[a-z0-9]+)(?:/[A-Za-z0-9]+)?:(?P<resource>[A-Za-z0-9]+)$")
 CFN_TYPE = re.compile(r"^AWS::(?P<service>[A-Za-z0-9]+)::(?P<resource>[A-Za-z0-9]+)$")
+# CloudFormation service names that the table knows under their Pulumi module name.
+CFN_SERVICES = {"certificatemanager": "acm", "stepfunctions": "sfn", "elasticloadbalancing": "elb"}
 IGNORED = re.compile(r"^(pulumi:|toolkit:)")  # providers and our own components
 # Extensions that exist only on RDS/Aurora, not in Debian's PostgreSQL packages.
 RDS_ONLY_EXTENSIONS = {
@@ -263,14 +266,17 @@ def equivalent_of(resource: AwsResource) -> Equivalent | None:
     if match is None:
         return None
     service, name = match["service"].lower(), match["resource"].lower()
+    service = CFN_SERVICES.get(service, service) if match.re is CFN_TYPE else service
     if service == "acm" and name == "certificate" and _acm_issued(resource):
         return next(e for e in EQUIVALENTS if e.service == "acm" and e.resources)
-    if service == "rds" and name in ("instance", "dbinstance"):
+    if service == "rds" and name in ("instance", "dbinstance", "dbcluster"):
         engine = str(resource.properties.get("engine") or resource.properties.get("Engine") or "postgres")
         if engine.startswith("aurora"):
             return next(e for e in EQUIVALENTS if e.aws == "Aurora")
         if engine != "postgres":
             return next(e for e in EQUIVALENTS if e.service == "rds" and not e.resources)
+        if name == "dbcluster":  # a Multi-AZ DB cluster of plain PostgreSQL
+            return next(e for e in EQUIVALENTS if e.service == "rds" and "dbinstance" in e.resources)
     specific = [e for e in EQUIVALENTS if e.service == service and name in e.resources]
     general = [e for e in EQUIVALENTS if e.service == service and not e.resources]
     found = specific or general
@@ -280,6 +286,7 @@ def equivalent_of(resource: AwsResource) -> Equivalent | None:
 def _acm_issued(resource: AwsResource) -> bool:
     props = resource.properties
     imported = "certificateBody" in props or "CertificateBody" in props or "certificate_body" in props
+    imported = imported or props.get("Type") == "IMPORTED"  # as ACM's own API describes it
     return not imported
 
 

@@ -192,13 +192,12 @@ def apply_schema(init_pid: int, plan: AppPlan) -> None:
 
 
 def aws_client(service: str, endpoint: str, creds: Secrets) -> Any:
-    import boto3
-    from botocore.config import Config
+    from toolkit.spec import Secret
+    from toolkit.targets.aws.clients import AwsAccess
 
-    return boto3.session.Session().client(
-        service, endpoint_url=endpoint, region_name=AWS_REGION,
-        aws_access_key_id=creds.aws_access_key_id, aws_secret_access_key=creds.aws_secret_access_key,
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}))
+    access = AwsAccess(AWS_REGION, endpoint, Secret(creds.aws_access_key_id),
+                       Secret(creds.aws_secret_access_key), max_attempts=3)
+    return access.client(service)
 
 
 def create_buckets(endpoint: str, creds: Secrets, buckets: list[str]) -> None:
