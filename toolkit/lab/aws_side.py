@@ -196,7 +196,7 @@ def aws_client(service: str, endpoint: str, creds: Secrets) -> Any:
     from toolkit.targets.aws.clients import AwsAccess
 
     access = AwsAccess(AWS_REGION, endpoint, Secret(creds.aws_access_key_id),
-                       Secret(creds.aws_secret_access_key), max_attempts=3)
+                       Secret(creds.aws_secret_access_key), max_attempts=4)
     return access.client(service)
 
 

@@ -22,7 +22,7 @@ class AwsAccess:
     endpoint: str | None = None  # an emulator or a private endpoint; None: AWS itself
     access_key_id: Secret | None = None
     secret_access_key: Secret | None = None
-    max_attempts: int = DEFAULT_ATTEMPTS
+    max_attempts: int = DEFAULT_ATTEMPTS  # in all, the first one included
 
     @classmethod
     def from_spec(cls, loaded: LoadedSpec, *, region: str | None = None,
@@ -56,7 +56,7 @@ class AwsAccess:
         from botocore.config import Config
 
         config = Config(
-            retries={"mode": "standard", "max_attempts": self.max_attempts},
+            retries={"mode": "standard", "total_max_attempts": self.max_attempts},
             # An emulator or private endpoint has no per-bucket host names.
             s3={"addressing_style": "path"} if self.endpoint else {},
             user_agent_extra="toolkit",
