@@ -9,8 +9,10 @@ base64- and URL-encoded. Files that exist to hold a secret are listed once, in `
 The commands that need a lab (``lab up``, ``provision --target baremetal`` in check mode and for
 real) are guarded in ``test_canary_guard_lab.py``, with the same helper.
 
+``discover`` reads the spec's AWS credentials and talks to moto with them: its own test below.
+
 Every later command that reads a spec - replicate, dns, migrate, rollback, drill, plan, report,
-discover, backup, restore - must be added here (or, if it needs a lab, to the lab module) when it
+backup, restore - must be added here (or, if it needs a lab, to the lab module) when it
 is built.
 """
 
@@ -50,4 +52,24 @@ def test_no_secret_leaks(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
         # The files that once held every secret exist, so the scan did look at them.
         assert list(sandbox.state.glob("runs/*-parity-*/artifacts/*/command"))
         assert list(sandbox.state.glob("runs/*-parity-*/run.log"))
+    sandbox.assert_no_leak(secrets, result)
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_discover_leaks_no_secret(as_json: bool, moto_server: str, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``discover`` reads the spec's AWS credentials, uses them, and writes a draft: references only."""
+    spec = make_spec(tmp_path / "spec", monkeypatch)
+    certificate, key = tls_pair(tmp_path / "spec")
+    env, secrets = spec_canaries(spec, certificate=certificate, key=key)
+    sandbox = Sandbox(tmp_path / "sandbox")
+    draft = sandbox.root / "draft.yaml"
+    args = ["discover", "--from", "aws", "--endpoint", moto_server, "--spec", str(spec), "-o", str(draft),
+            *(["--json"] if as_json else [])]
+    result = sandbox.run(args, env=env, cwd=spec.parent)
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+    if as_json:
+        json.loads(result.stdout)
+    # The draft exists (so the scan looked at it) and references the spec's own credentials.
+    assert "access_key_id: {env: AWS_ACCESS_KEY_ID}" in draft.read_text()
     sandbox.assert_no_leak(secrets, result)
