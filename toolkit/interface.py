@@ -115,9 +115,10 @@ def discover(source: str = "aws", *, spec_path: Path | str | None = None, region
         access = AwsAccess.from_spec(loaded, region=region, endpoint=endpoint)
         aws = loaded.spec.targets.aws
         if aws is not None and aws.credentials is not None:
-            credentials = {key: ref.model_dump(exclude_none=True) for key, ref in
-                           (("access_key_id", aws.credentials.access_key_id),
-                            ("secret_access_key", aws.credentials.secret_access_key))}
+            # File references are relative to the user's spec; the draft may live elsewhere.
+            credentials = {key: {"file": str(ref.path(loaded.base_dir))} if ref.file else {"env": str(ref.env)}
+                           for key, ref in (("access_key_id", aws.credentials.access_key_id),
+                                            ("secret_access_key", aws.credentials.secret_access_key))}
     else:
         default = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         access = AwsAccess(region=region or default, endpoint=endpoint)
