@@ -18,6 +18,7 @@ from toolkit.targets import ProvisionResult
 if TYPE_CHECKING:
     from toolkit.lockin import LockinReport
     from toolkit.parity import ParityReport
+    from toolkit.runs import RunInfo
 
 # Heavy modules (Pulumi, ansible-runner, the lab) are imported inside the functions that need
 # them, so that `toolkit validate` starts fast.
@@ -125,3 +126,10 @@ def lab_image() -> dict[str, Any]:
     from toolkit.lab import api
 
     return api.build_image()
+
+
+def runs() -> list[RunInfo]:
+    """Past and current runs under the state directory, newest first."""
+    from toolkit.runs import list_runs
+
+    return list_runs()
