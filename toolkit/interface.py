@@ -16,9 +16,11 @@ from toolkit.spec import LoadedSpec, SpecIssue, load_spec
 from toolkit.targets import ProvisionResult
 
 if TYPE_CHECKING:
+    from toolkit.data import Verification
+    from toolkit.data.replication import ReplicationResult
     from toolkit.lockin import LockinReport
     from toolkit.parity import ParityReport
-    from toolkit.runs import RunInfo
+    from toolkit.runs import Listener, RunInfo
 
 # Heavy modules (Pulumi, ansible-runner, the lab) are imported inside the functions that need
 # them, so that `toolkit validate` starts fast.
@@ -133,3 +135,32 @@ def runs() -> list[RunInfo]:
     from toolkit.runs import list_runs
 
     return list_runs()
+
+
+def replicate(target: str, spec_path: Path | str | None = None, *,
+              listeners: list[Listener] | None = None) -> ReplicationResult:
+    """Start or continue replication to ``target``; return once it is caught up and streaming."""
+    from toolkit.data.replication import replicate as run_replication
+
+    return run_replication(load_spec(spec_path), target, listeners=listeners or [])
+
+
+def replication_status(target: str, spec_path: Path | str | None = None) -> dict[str, Any]:
+    """Lag, per-table state, retained WAL and the object pass's state; changes nothing."""
+    from toolkit.data.replication import replication_status as status
+
+    return status(load_spec(spec_path), target)
+
+
+def stop_replication(target: str, spec_path: Path | str | None = None) -> dict[str, list[str]]:
+    """Stop replication and remove what it made on both sides; safe to repeat."""
+    from toolkit.data.replication import stop_replication as stop
+
+    return stop(load_spec(spec_path), target)
+
+
+def verify_data(target: str, spec_path: Path | str | None = None) -> list[Verification]:
+    """Compare the source's data with the target's; each result names its differences."""
+    from toolkit.data.replication import verify
+
+    return verify(load_spec(spec_path), target)
