@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from toolkit.data.replication import ReplicationResult
     from toolkit.lockin import LockinReport
     from toolkit.parity import ParityReport
+    from toolkit.reports import RunReport
     from toolkit.runs import Listener, RunInfo
 
 # Heavy modules (Pulumi, ansible-runner, the lab) are imported inside the functions that need
@@ -164,3 +165,14 @@ def verify_data(target: str, spec_path: Path | str | None = None) -> list[Verifi
     from toolkit.data.replication import verify
 
     return verify(load_spec(spec_path), target)
+
+
+def report(run_id: str, html_path: Path | None = None) -> RunReport:
+    """The report of run ``run_id`` from its journal; with ``html_path``, also written as HTML."""
+    from toolkit.reports import build_report
+    from toolkit.reports.html import render_html
+
+    built = build_report(run_id)
+    if html_path is not None:
+        html_path.write_text(render_html(built), encoding="utf-8")
+    return built
