@@ -52,19 +52,22 @@ def validate(spec_path: Path | str | None = None) -> ValidationResult:
 
 
 def provision(target: str, spec_path: Path | str | None = None, *, check: bool = False,
-              standby: bool = False, show_progress: bool = False) -> ProvisionResult:
-    """Provision ``target`` ("baremetal" or "aws") from the spec; ``check`` changes nothing."""
+              standby: bool = False, listeners: list[Listener] | None = None) -> ProvisionResult:
+    """Provision ``target`` ("baremetal" or "aws") from the spec; ``check`` changes nothing.
+
+    ``listeners`` receive the run's events (see ``toolkit.runs``); the CLI draws them.
+    """
     loaded = load_spec(spec_path)
     if target == "baremetal":
         from toolkit.targets.baremetal.provision import provision_baremetal
 
-        return provision_baremetal(loaded, check=check, standby=standby, show_progress=show_progress)
+        return provision_baremetal(loaded, check=check, standby=standby, listeners=listeners or [])
     if target == "aws":
         if standby:
             raise BadInput("--standby applies to --target baremetal only")
         from toolkit.targets.aws.provision import provision_aws
 
-        return provision_aws(loaded, check=check, show_progress=show_progress)
+        return provision_aws(loaded, check=check, show_progress=bool(listeners))
     raise BadInput(f"unknown target {target!r} (baremetal or aws)")
 
 
