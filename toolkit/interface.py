@@ -6,7 +6,6 @@ none prints. Results are plain dataclasses with a ``to_json()`` for ``--json`` o
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,11 +91,18 @@ def lockin(spec_path: Path | str | None = None, resource_types: list[str] | None
 
 
 def lab_up(name: str = "default", hosts: int = 5, *,
-           progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Bring the lab ``name`` up (or return its status if it already is); see ``toolkit.lab``."""
-    from toolkit.lab import api
+           listeners: list[Listener] | None = None) -> dict[str, Any]:
+    """Bring the lab ``name`` up (or return its status if it already is); see ``toolkit.lab``.
 
-    return api.up(name, hosts, progress=progress)
+    A run of its own (kind ``lab-up``): each phase is a step that ``listeners`` see.
+    """
+    from toolkit.lab import api
+    from toolkit.runs import Run
+    from toolkit.runs.sequence import StepSequence
+
+    with Run.start("lab-up", listeners=listeners or [], meta={"lab": name, "hosts": hosts}) as run, \
+            StepSequence(run) as step:
+        return api.up(name, hosts, progress=step)
 
 
 def lab_status(name: str = "default") -> dict[str, Any]:
