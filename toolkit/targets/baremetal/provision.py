@@ -26,7 +26,7 @@ from toolkit.targets.baremetal.inventory import missing_groups, read_inventory
 from toolkit.targets.baremetal.preflight import SshSettings, preflight
 from toolkit.targets.baremetal.progress import TaskProgress
 from toolkit.targets.baremetal.release import Release, build_release
-from toolkit.targets.baremetal.runner import PlaybookRun, run_playbook
+from toolkit.targets.baremetal.runner import SITE_PLAYBOOK, PlaybookRun, run_playbook
 from toolkit.targets.baremetal.specvars import spec_vars
 from toolkit.targets.baremetal.summary import BaremetalProvisionResult, RunSummary
 
@@ -105,8 +105,13 @@ def controller_rclone() -> str:
 
 
 def provision_baremetal(loaded: LoadedSpec, *, check: bool = False, standby: bool = False,
-                        listeners: Iterable[Listener] = ()) -> BaremetalProvisionResult:
-    """Realize the spec on the inventory's hosts (``check``: change nothing, show the diff)."""
+                        listeners: Iterable[Listener] = (),
+                        playbook: str = SITE_PLAYBOOK) -> BaremetalProvisionResult:
+    """Realize the spec on the inventory's hosts (``check``: change nothing, show the diff).
+
+    ``playbook`` is another play on the same hosts with the same variables, e.g. the cutover's
+    ``open-writes.yml``.
+    """
     target = loaded.spec.targets.baremetal
     if target is None:
         raise BadInput(f"{loaded.path}: targets.baremetal is not set; nothing to provision")
@@ -132,7 +137,7 @@ def provision_baremetal(loaded: LoadedSpec, *, check: bool = False, standby: boo
     # One provisioning of a service's bare metal at a time: two playbooks racing on the same
     # hosts would each report the other's changes.
     run = Run.start("provision", subject=f"{loaded.spec.service.name}.baremetal", listeners=listeners,
-                    meta={"check": check, "standby": standby, "hosts": len(hosts)})
+                    meta={"check": check, "standby": standby, "hosts": len(hosts), "playbook": playbook})
     with run:
         summary = RunSummary()
         started = time.monotonic()
@@ -143,11 +148,10 @@ def provision_baremetal(loaded: LoadedSpec, *, check: bool = False, standby: boo
                 "toolkit_controller_rclone": rclone,
                 "toolkit_app_archive": str(release.path),
             }
-            playbook = PlaybookRun(run_dir=run.dir, inventory=inventory, extravars=extravars,
-                                   key_file=key_file, known_hosts=known_hosts, user=target.ssh.user,
-                                   check=check)
+            play = PlaybookRun(run_dir=run.dir, inventory=inventory, extravars=extravars, key_file=key_file,
+                               known_hosts=known_hosts, user=target.ssh.user, check=check, playbook=playbook)
             tracker = TaskProgress(run, summary)
-            outcome = run_playbook(playbook, tracker.event)
+            outcome = run_playbook(play, tracker.event)
             run.measure("playbook", status=outcome.status, rc=outcome.rc, changed=summary.changed,
                         hosts={name: stats.to_json() for name, stats in summary.hosts.items()})
         result = BaremetalProvisionResult(summary=summary, check=check, standby=standby, run_dir=run.dir,
