@@ -6,7 +6,6 @@ none prints. Results are plain dataclasses with a ``to_json()`` for ``--json`` o
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,9 +15,13 @@ from toolkit.spec import LoadedSpec, SpecIssue, load_spec
 from toolkit.targets import ProvisionResult
 
 if TYPE_CHECKING:
+    from toolkit.data import Verification
+    from toolkit.data.replication import ReplicationResult
     from toolkit.discovery import Discovery
     from toolkit.lockin import LockinReport
     from toolkit.parity import ParityReport
+    from toolkit.reports import RunReport
+    from toolkit.runs import Listener, RunInfo
 
 # Heavy modules (Pulumi, ansible-runner, the lab) are imported inside the functions that need
 # them, so that `toolkit validate` starts fast.
@@ -49,19 +52,22 @@ def validate(spec_path: Path | str | None = None) -> ValidationResult:
 
 
 def provision(target: str, spec_path: Path | str | None = None, *, check: bool = False,
-              standby: bool = False, show_progress: bool = False) -> ProvisionResult:
-    """Provision ``target`` ("baremetal" or "aws") from the spec; ``check`` changes nothing."""
+              standby: bool = False, listeners: list[Listener] | None = None) -> ProvisionResult:
+    """Provision ``target`` ("baremetal" or "aws") from the spec; ``check`` changes nothing.
+
+    ``listeners`` receive the run's events (see ``toolkit.runs``); the CLI draws them.
+    """
     loaded = load_spec(spec_path)
     if target == "baremetal":
         from toolkit.targets.baremetal.provision import provision_baremetal
 
-        return provision_baremetal(loaded, check=check, standby=standby, show_progress=show_progress)
+        return provision_baremetal(loaded, check=check, standby=standby, listeners=listeners or [])
     if target == "aws":
         if standby:
             raise BadInput("--standby applies to --target baremetal only")
         from toolkit.targets.aws.provision import provision_aws
 
-        return provision_aws(loaded, check=check, show_progress=show_progress)
+        return provision_aws(loaded, check=check, show_progress=bool(listeners))
     raise BadInput(f"unknown target {target!r} (baremetal or aws)")
 
 
@@ -145,11 +151,18 @@ def iam_policy(command: str, spec_path: Path | str | None = None) -> dict[str, A
 
 
 def lab_up(name: str = "default", hosts: int = 5, *,
-           progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Bring the lab ``name`` up (or return its status if it already is); see ``toolkit.lab``."""
-    from toolkit.lab import api
+           listeners: list[Listener] | None = None) -> dict[str, Any]:
+    """Bring the lab ``name`` up (or return its status if it already is); see ``toolkit.lab``.
 
-    return api.up(name, hosts, progress=progress)
+    A run of its own (kind ``lab-up``): each phase is a step that ``listeners`` see.
+    """
+    from toolkit.lab import api
+    from toolkit.runs import Run
+    from toolkit.runs.sequence import StepSequence
+
+    with Run.start("lab-up", listeners=listeners or [], meta={"lab": name, "hosts": hosts}) as run, \
+            StepSequence(run) as step:
+        return api.up(name, hosts, progress=step)
 
 
 def lab_status(name: str = "default") -> dict[str, Any]:
@@ -185,3 +198,50 @@ def lab_image() -> dict[str, Any]:
     from toolkit.lab import api
 
     return api.build_image()
+
+
+def runs() -> list[RunInfo]:
+    """Past and current runs under the state directory, newest first."""
+    from toolkit.runs import list_runs
+
+    return list_runs()
+
+
+def replicate(target: str, spec_path: Path | str | None = None, *,
+              listeners: list[Listener] | None = None) -> ReplicationResult:
+    """Start or continue replication to ``target``; return once it is caught up and streaming."""
+    from toolkit.data.replication import replicate as run_replication
+
+    return run_replication(load_spec(spec_path), target, listeners=listeners or [])
+
+
+def replication_status(target: str, spec_path: Path | str | None = None) -> dict[str, Any]:
+    """Lag, per-table state, retained WAL and the object pass's state; changes nothing."""
+    from toolkit.data.replication import replication_status as status
+
+    return status(load_spec(spec_path), target)
+
+
+def stop_replication(target: str, spec_path: Path | str | None = None) -> dict[str, list[str]]:
+    """Stop replication and remove what it made on both sides; safe to repeat."""
+    from toolkit.data.replication import stop_replication as stop
+
+    return stop(load_spec(spec_path), target)
+
+
+def verify_data(target: str, spec_path: Path | str | None = None) -> list[Verification]:
+    """Compare the source's data with the target's; each result names its differences."""
+    from toolkit.data.replication import verify
+
+    return verify(load_spec(spec_path), target)
+
+
+def report(run_id: str, html_path: Path | None = None) -> RunReport:
+    """The report of run ``run_id`` from its journal; with ``html_path``, also written as HTML."""
+    from toolkit.reports import build_report
+    from toolkit.reports.html import render_html
+
+    built = build_report(run_id)
+    if html_path is not None:
+        html_path.write_text(render_html(built), encoding="utf-8")
+    return built

@@ -11,7 +11,7 @@ real) are guarded in ``test_canary_guard_lab.py``, with the same helper.
 
 ``discover`` reads the spec's AWS credentials and talks to moto with them: its own test below.
 
-Every later command that reads a spec - replicate, dns, migrate, rollback, drill, plan, report,
+Every later command that reads a spec or a run - replicate, dns, migrate, rollback, drill, plan, report,
 backup, restore - must be added here (or, if it needs a lab, to the lab module) when it
 is built.
 """

@@ -1,0 +1,18 @@
+"""Data movers: PostgreSQL and objects copied, replicated and verified from AWS to bare metal.
+
+``movers(loaded)`` is the family's registry: every mover that applies to the spec, in the order
+they start (the database first: it is the one that streams).
+"""
+
+from __future__ import annotations
+
+from toolkit.data.mover import DataMover, Difference, Finding, Verification
+from toolkit.spec import LoadedSpec
+
+__all__ = ["DataMover", "Difference", "Finding", "Verification", "movers"]
+
+
+def movers(loaded: LoadedSpec) -> list[DataMover]:
+    """The movers for this spec. Each kind registers here (imports stay lazy: they are heavy)."""
+    found: list[DataMover] = []
+    return found
