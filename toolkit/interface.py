@@ -93,51 +93,24 @@ def lockin(spec_path: Path | str | None = None, resource_types: list[str] | None
 
 def discover(source: str = "aws", *, spec_path: Path | str | None = None, regions: list[str] | None = None,
              endpoint: str | None = None, output: Path | str | None = None, bandwidth: str = "1Gbit/s",
-             page_size: int | None = None, storage_metrics: bool = False) -> Discovery:
+             page_size: int | None = None, storage_metrics: bool = False,
+             listeners: list[Listener] | None = None) -> Discovery:
     """Read a live AWS account (read-only), write a draft spec beside ``output`` and report the lock-in.
 
     The account is reached as the spec's ``targets.aws`` says (``spec_path``), else with boto3's
     own credentials and ``$AWS_ENDPOINT_URL``. ``output`` (default ``./service.yaml``) is never
-    overwritten: a taken name gets ``.discovered`` before its suffix.
+    overwritten: a taken name gets ``.discovered`` before its suffix. A run of its own (kind
+    ``discover``): one step per service family; its directory keeps the result as JSON.
     """
-    import os
-
-    from toolkit.discovery import discover as run_discovery
-    from toolkit.discovery import draft
-    from toolkit.discovery.session import DiscoverySession
-    from toolkit.targets.aws.clients import AwsAccess
+    from toolkit.discovery import run_discovery
 
     if source != "aws":
         raise BadInput(f"--from {source!r}: only aws can be discovered")
-    if page_size is not None and page_size < 1:
-        raise BadInput("--page-size must be at least 1")
-    region = regions[0] if regions else None
-    endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL") or None
-    user_spec = None
-    credentials = None
-    if spec_path is not None:
-        loaded = load_spec(spec_path, check_environment=False)
-        user_spec = loaded.spec
-        access = AwsAccess.from_spec(loaded, region=region, endpoint=endpoint)
-        aws = loaded.spec.targets.aws
-        if aws is not None and aws.credentials is not None:
-            # File references are relative to the user's spec; the draft may live elsewhere.
-            credentials = {key: {"file": str(ref.path(loaded.base_dir))} if ref.file else {"env": str(ref.env)}
-                           for key, ref in (("access_key_id", aws.credentials.access_key_id),
-                                            ("secret_access_key", aws.credentials.secret_access_key))}
-    else:
-        default = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        access = AwsAccess(region=region or default, endpoint=endpoint)
-        if os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
-            credentials = {"access_key_id": {"env": "AWS_ACCESS_KEY_ID"},
-                           "secret_access_key": {"env": "AWS_SECRET_ACCESS_KEY"}}
-    wiring = draft.Wiring(region=access.region, endpoint=access.endpoint, credentials=credentials,
-                          user_spec=user_spec)
-    session = DiscoverySession(access, page_size=page_size)
-    result = run_discovery(session, regions or [access.region], wiring, bandwidth=bandwidth,
-                           storage_metrics=storage_metrics)
-    draft.write(result.draft, Path(output) if output is not None else Path.cwd() / "service.yaml")
-    return result
+    loaded = load_spec(spec_path, check_environment=False) if spec_path is not None else None
+    return run_discovery(loaded, regions=regions, endpoint=endpoint,
+                         output=Path(output) if output is not None else Path.cwd() / "service.yaml",
+                         bandwidth=bandwidth, page_size=page_size, storage_metrics=storage_metrics,
+                         listeners=listeners or [])
 
 
 def iam_policy(command: str, spec_path: Path | str | None = None) -> dict[str, Any]:

@@ -20,8 +20,10 @@ pytestmark = [pytest.mark.lab, pytest.mark.timeout(900)]
 
 
 def records(spec: dict[str, Any]) -> set[tuple[str, str, str, int]]:
-    return {(r["name"], r["type"], r.get("target") or " ".join(r["values"]), r.get("ttl", 300))
-            for r in spec["dns"]["records"]}
+    return {
+        (r["name"], r["type"], r.get("target") or " ".join(r["values"]), r.get("ttl", 300))
+        for r in spec["dns"]["records"]
+    }
 
 
 def test_discover_finds_the_reference_service(lab: dict[str, Any], tmp_path: Path) -> None:
@@ -43,8 +45,9 @@ def test_discover_finds_the_reference_service(lab: dict[str, Any], tmp_path: Pat
     theirs, ours = own["targets"]["aws"], draft["targets"]["aws"]
     assert ours["endpoint"] == theirs["endpoint"] and ours["region"] == theirs["region"]
     # The lab's own references (files), made absolute: the draft lives elsewhere.
-    assert ours["credentials"] == {key: {"file": str(Path(lab["dir"]) / ref["file"])}
-                                   for key, ref in theirs["credentials"].items()}
+    assert ours["credentials"] == {
+        key: {"file": str(Path(lab["dir"]) / ref["file"])} for key, ref in theirs["credentials"].items()
+    }
     assert ours["resources"]["db_instance"] == theirs["resources"]["db_instance"]
     assert ours["resources"]["hosted_zone_id"] == theirs["resources"]["hosted_zone_id"]
     assert set(ours["resources"]["instances"]) == set(theirs["resources"]["instances"])

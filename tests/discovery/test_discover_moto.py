@@ -38,15 +38,25 @@ def account(moto_account: str) -> dict[str, Any]:
 
 
 def session_for(endpoint: str, **settings: Any) -> DiscoverySession:
-    access = AwsAccess(REGION, endpoint, Secret(MOTO_CREDENTIALS["AWS_ACCESS_KEY_ID"]),
-                       Secret(MOTO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]), max_attempts=settings.pop("attempts", 5))
+    access = AwsAccess(
+        REGION,
+        endpoint,
+        Secret(MOTO_CREDENTIALS["AWS_ACCESS_KEY_ID"]),
+        Secret(MOTO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]),
+        max_attempts=settings.pop("attempts", 5),
+    )
     return DiscoverySession(access, **settings)
 
 
 def run(session: DiscoverySession, **options: Any) -> Discovery:
-    wiring = Wiring(region=REGION, endpoint=session.access.endpoint,
-                    credentials={"access_key_id": {"env": "AWS_ACCESS_KEY_ID"},
-                                 "secret_access_key": {"env": "AWS_SECRET_ACCESS_KEY"}})
+    wiring = Wiring(
+        region=REGION,
+        endpoint=session.access.endpoint,
+        credentials={
+            "access_key_id": {"env": "AWS_ACCESS_KEY_ID"},
+            "secret_access_key": {"env": "AWS_SECRET_ACCESS_KEY"},
+        },
+    )
     return discover(session, [REGION], wiring, **options)
 
 
@@ -60,9 +70,28 @@ def test_account_with_supported_and_unsupported_services(account: dict[str, Any]
     user_spec = tmp_path / "service.yaml"
     user_spec.write_text("# the user's own spec, never overwritten\n")
     env = {**MOTO_CREDENTIALS, "SHOP_DB_PASSWORD": "p1", "SHOP_DB_ADMIN_PASSWORD": "p2"}
-    done = subprocess.run([str(TOOLKIT), "discover", "--from", "aws", "--endpoint", account["endpoint"],
-                           "--region", REGION, "--bandwidth", "8Mbit/s", "-o", str(user_spec), "--json"],
-                          capture_output=True, text=True, env={**_base_env(), **env}, cwd=tmp_path, timeout=300)
+    done = subprocess.run(
+        [
+            str(TOOLKIT),
+            "discover",
+            "--from",
+            "aws",
+            "--endpoint",
+            account["endpoint"],
+            "--region",
+            REGION,
+            "--bandwidth",
+            "8Mbit/s",
+            "-o",
+            str(user_spec),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env={**_base_env(), **env},
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     report = result["report"]
@@ -74,8 +103,15 @@ def test_account_with_supported_and_unsupported_services(account: dict[str, Any]
         assert services[name]["baremetal"] == "none: needs a plan"
     for name in ALTERNATIVES:
         assert services[name]["status"] == "alternative", services[name]
-    for name in ("EC2", "EC2 Auto Scaling", "Application Load Balancer", "RDS for PostgreSQL", "S3", "Route53",
-                 "VPC networking"):
+    for name in (
+        "EC2",
+        "EC2 Auto Scaling",
+        "Application Load Balancer",
+        "RDS for PostgreSQL",
+        "S3",
+        "Route53",
+        "VPC networking",
+    ):
         assert services[name]["status"] in ("equivalent", "supporting"), services[name]
     assert services["DynamoDB"]["items"] == 3 and services["SQS"]["items"] == 1
     assert "S3 bucket shop-private (SSE-KMS)" in report["kms_encrypted"]
@@ -91,13 +127,28 @@ def test_account_with_supported_and_unsupported_services(account: dict[str, Any]
     draft = Path(result["draft"]["path"])
     assert draft == tmp_path / "service.discovered.yaml"
     (tmp_path / "start").write_text("")  # nothing else is needed: app.source is the draft's folder
-    validated = subprocess.run([str(TOOLKIT), "validate", "--spec", str(draft)], capture_output=True, text=True,
-                               env={**_base_env(), **env}, timeout=120)
+    validated = subprocess.run(
+        [str(TOOLKIT), "validate", "--spec", str(draft)],
+        capture_output=True,
+        text=True,
+        env={**_base_env(), **env},
+        timeout=120,
+    )
     assert validated.returncode == 0, validated.stdout + validated.stderr + draft.read_text()
     text = draft.read_text()
-    for guessed in ("  name: shop  # guessed", "  source: .  # guessed", "  command: ", "    name: shop  # guessed"):
+    for guessed in (
+        "  name: shop  # guessed",
+        "  source: .  # guessed",
+        "  command: ",
+        "    name: shop  # guessed",
+    ):
         assert any(line.startswith(guessed) and "# guessed" in line for line in text.splitlines()), guessed
-    for known in ("  version: 15", "  port: 8000", "  health_path: /health", "  - {name: shop-files, versioning: true}"):
+    for known in (
+        "  version: 15",
+        "  port: 8000",
+        "  health_path: /health",
+        "  - {name: shop-files, versioning: true}",
+    ):
         line = next(line for line in text.splitlines() if line.startswith(known))
         assert "guessed" not in line, line
     assert "  - {name: '@', type: A, target: app, ttl: 300}  # guessed: an alias record has no TTL" in text
@@ -108,12 +159,30 @@ def test_account_with_supported_and_unsupported_services(account: dict[str, Any]
     for value in (MOTO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"], SECRET_VALUE, "never-read-1234"):
         assert value not in text and value not in done.stdout and value not in done.stderr
     assert result["complete"] is True and not report["not_read"]
+    # A run of its own keeps the result (the canary guard scans it for secrets).
+    import os
+
+    kept = Path(os.environ["TOOLKIT_STATE_DIR"]) / "runs" / result["run_id"] / "discovery.json"
+    assert json.loads(kept.read_text())["report"] == report
 
 
 def test_the_table_on_a_terminal(account: dict[str, Any], tmp_path: Path) -> None:
-    done = subprocess.run([str(TOOLKIT), "discover", "--from", "aws", "--endpoint", account["endpoint"],
-                           "-o", str(tmp_path / "draft.yaml")], capture_output=True, text=True,
-                          env={**_base_env(), **MOTO_CREDENTIALS, "COLUMNS": "200"}, timeout=300)
+    done = subprocess.run(
+        [
+            str(TOOLKIT),
+            "discover",
+            "--from",
+            "aws",
+            "--endpoint",
+            account["endpoint"],
+            "-o",
+            str(tmp_path / "draft.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**_base_env(), **MOTO_CREDENTIALS, "COLUMNS": "200"},
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "AWS service" in done.stdout and "none: needs a plan" in done.stdout
     assert "No bare-metal equivalent, needs a plan: Cognito, DynamoDB, Lambda, SNS, SQS" in done.stdout
@@ -138,8 +207,10 @@ def test_a_denied_call_is_named_and_the_rest_is_read(account: dict[str, Any]) ->
 
     def deny(model: Any, **_: Any) -> Any:
         if (model.service_model.service_name, model.name) in denied:
-            body = {"Error": {"Code": "AccessDenied", "Message": f"not authorized to perform {model.name}"},
-                    "ResponseMetadata": {"HTTPStatusCode": 403}}
+            body = {
+                "Error": {"Code": "AccessDenied", "Message": f"not authorized to perform {model.name}"},
+                "ResponseMetadata": {"HTTPStatusCode": 403},
+            }
             return AWSResponse("https://denied.invalid/", 403, {}, None), body
         return None
 
@@ -152,8 +223,12 @@ def test_a_denied_call_is_named_and_the_rest_is_read(account: dict[str, Any]) ->
     assert not result.complete
     # The rest is still there: the zone (without records), the buckets, RDS, the other services.
     names = {(r.type, r.name) for r in result.inventory.resources}
-    assert {("AWS::Route53::HostedZone", ZONE), ("AWS::S3::Bucket", "shop-files"),
-            ("AWS::RDS::DBInstance", "shop-db"), ("AWS::SQS::Queue", "shop-orders")} <= names
+    assert {
+        ("AWS::Route53::HostedZone", ZONE),
+        ("AWS::S3::Bucket", "shop-files"),
+        ("AWS::RDS::DBInstance", "shop-db"),
+        ("AWS::SQS::Queue", "shop-orders"),
+    } <= names
     assert not any(t == "AWS::DynamoDB::Table" for t, _ in names)
     # The report and the draft say what is missing.
     assert any("records of zone shop.example." in line for line in result.report.to_json()["not_read"])
@@ -184,22 +259,43 @@ def test_throttling_past_the_retries_is_a_gap(account: dict[str, Any]) -> None:
 def test_more_than_a_page_is_all_counted(account: dict[str, Any]) -> None:
     route53 = moto_client(account["endpoint"], "route53")
     zone = route53.create_hosted_zone(Name="big.example.", CallerReference="big")["HostedZone"]["Id"]
-    route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [
-        {"Action": "CREATE", "ResourceRecordSet": {"Name": f"host{i}.big.example.", "Type": "A", "TTL": 60,
-                                                   "ResourceRecords": [{"Value": f"192.0.2.{i % 250 + 1}"}]}}
-        for i in range(250)]})
+    route53.change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": f"host{i}.big.example.",
+                        "Type": "A",
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": f"192.0.2.{i % 250 + 1}"}],
+                    },
+                }
+                for i in range(250)
+            ]
+        },
+    )
     s3 = moto_client(account["endpoint"], "s3")
     s3.create_bucket(Bucket="many-objects")
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda i: s3.put_object(Bucket="many-objects", Key=f"k/{i:05d}", Body=b"x" * (i % 7)),
-                      range(1100)))
+        list(
+            pool.map(
+                lambda i: s3.put_object(Bucket="many-objects", Key=f"k/{i:05d}", Body=b"x" * (i % 7)),
+                range(1100),
+            )
+        )
     session = session_for(account["endpoint"], page_size=100)
     result = run(session)
     assert result.complete, [str(g) for g in result.inventory.gaps]
     [big] = [z for z in result.inventory.of_type("AWS::Route53::HostedZone") if z.name == "big.example."]
     assert big.items == 252  # 250 records, the SOA and the NS set
     [bucket] = [b for b in result.inventory.of_type("AWS::S3::Bucket") if b.name == "many-objects"]
-    assert (bucket.items, bucket.bytes, bucket.size_source) == (1100, sum(i % 7 for i in range(1100)), "listing")
+    assert (bucket.items, bucket.bytes, bucket.size_source) == (
+        1100,
+        sum(i % 7 for i in range(1100)),
+        "listing",
+    )
     # Pages were really followed: at 100 per page, 11 listings for the bucket alone.
     assert session.calls[("s3", "ListObjectsV2")] >= 11
     assert session.calls[("route53", "ListResourceRecordSets")] >= 3
@@ -215,9 +311,11 @@ def _throttle(session: DiscoverySession, operation: str, *, times: int) -> list[
         attempts.append(request.url)
         if len(attempts) > times:
             return None
-        body = (b'<?xml version="1.0"?><ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/">'
-                b"<Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
-                b"<RequestId>throttled</RequestId></ErrorResponse>")
+        body = (
+            b'<?xml version="1.0"?><ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/">'
+            b"<Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+            b"<RequestId>throttled</RequestId></ErrorResponse>"
+        )
         return AWSResponse(request.url, 400, {"Content-Type": "text/xml"}, _Raw(body))
 
     session.events.register(f"before-send.route53.{operation}", answer)

@@ -18,8 +18,15 @@ ZONE = "example.org."
 
 
 def record(name: str, rtype: str, values: list[str], ttl: int | None = 300, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "type": rtype, "ttl": ttl, "values": values, "alias": None, "set_identifier": None,
-            **extra}
+    return {
+        "name": name,
+        "type": rtype,
+        "ttl": ttl,
+        "values": values,
+        "alias": None,
+        "set_identifier": None,
+        **extra,
+    }
 
 
 def inventory(*resources: Resource) -> Inventory:
@@ -29,8 +36,13 @@ def inventory(*resources: Resource) -> Inventory:
 
 
 def zone(records: list[dict[str, Any]]) -> Resource:
-    return Resource("AWS::Route53::HostedZone", ZONE, "global", {"id": "Z1", "private": False, "records": records},
-                    items=len(records))
+    return Resource(
+        "AWS::Route53::HostedZone",
+        ZONE,
+        "global",
+        {"id": "Z1", "private": False, "records": records},
+        items=len(records),
+    )
 
 
 def build(found: Inventory) -> draft.Draft:
@@ -39,18 +51,25 @@ def build(found: Inventory) -> draft.Draft:
 
 def test_records_become_spec_records() -> None:
     app = Resource("AWS::EC2::Instance", "i-1", "eu-west-1", {"addresses": ["203.0.113.7", "10.0.0.7"]})
-    result = build(inventory(app, zone([
-        record(ZONE, "SOA", ["ns.awsdns. hostmaster. 1 7200 900 1209600 86400"], 900),
-        record(ZONE, "NS", ["ns-1.awsdns-1.org."], 172800),
-        record(ZONE, "A", ["203.0.113.7"], 60),
-        record(f"api.{ZONE}", "A", ["198.51.100.1"], 60),
-        record(ZONE, "TXT", ['"v=spf1 " "-all"', '"say \\"hi\\""'], 3600),
-        record(f"cdn.{ZONE}", "A", [], None, alias="d111.cloudfront.net."),
-        record(f"w.{ZONE}", "A", ["198.51.100.2"], 60, set_identifier="blue"),
-        record(f"w.{ZONE}", "A", ["198.51.100.3"], 60, set_identifier="green"),
-        record(f"old.{ZONE}", "SPF", ['"v=spf1 -all"'], 60),
-        record(f"sub.{ZONE}", "NS", ["ns1.elsewhere.net."], 3600),
-    ])))
+    result = build(
+        inventory(
+            app,
+            zone(
+                [
+                    record(ZONE, "SOA", ["ns.awsdns. hostmaster. 1 7200 900 1209600 86400"], 900),
+                    record(ZONE, "NS", ["ns-1.awsdns-1.org."], 172800),
+                    record(ZONE, "A", ["203.0.113.7"], 60),
+                    record(f"api.{ZONE}", "A", ["198.51.100.1"], 60),
+                    record(ZONE, "TXT", ['"v=spf1 " "-all"', '"say \\"hi\\""'], 3600),
+                    record(f"cdn.{ZONE}", "A", [], None, alias="d111.cloudfront.net."),
+                    record(f"w.{ZONE}", "A", ["198.51.100.2"], 60, set_identifier="blue"),
+                    record(f"w.{ZONE}", "A", ["198.51.100.3"], 60, set_identifier="green"),
+                    record(f"old.{ZONE}", "SPF", ['"v=spf1 -all"'], 60),
+                    record(f"sub.{ZONE}", "NS", ["ns1.elsewhere.net."], 3600),
+                ]
+            ),
+        )
+    )
     records = plain(result.data)["dns"]["records"]
     assert records == [
         {"name": "@", "type": "A", "target": "app", "ttl": 60},
@@ -72,8 +91,18 @@ def test_every_guess_is_marked_on_its_line() -> None:
     result = build(inventory(Resource("AWS::S3::Bucket", "files", "eu-west-1", {})))
     guessed_lines = [line for line in result.text.splitlines() if "# guessed: " in line]
     guessed_keys = {path.split(".")[-1] for path, _, _ in result.guesses if not path.split(".")[-1].isdigit()}
-    assert guessed_keys == {"name", "source", "command", "port", "processes", "health_path", "version",
-                            "password", "objectives", "versioning"}
+    assert guessed_keys == {
+        "name",
+        "source",
+        "command",
+        "port",
+        "processes",
+        "health_path",
+        "version",
+        "password",
+        "objectives",
+        "versioning",
+    }
     for key in guessed_keys:
         assert any(f"{key}: " in line for line in guessed_lines), key
     assert len(guessed_lines) == len(result.guesses)
@@ -81,8 +110,18 @@ def test_every_guess_is_marked_on_its_line() -> None:
 
 
 def test_an_unsupported_postgres_version_is_a_guess_with_its_reason() -> None:
-    old = Resource("AWS::RDS::DBInstance", "legacy-db", "eu-west-1", {
-        "engine": "postgres", "engine_version": "11.22", "db_name": "legacy", "master_username": "root", "port": 5433})
+    old = Resource(
+        "AWS::RDS::DBInstance",
+        "legacy-db",
+        "eu-west-1",
+        {
+            "engine": "postgres",
+            "engine_version": "11.22",
+            "db_name": "legacy",
+            "master_username": "root",
+            "port": 5433,
+        },
+    )
     result = build(inventory(old))
     [line] = [line for line in result.text.splitlines() if line.startswith("  version:")]
     assert line.startswith("  version: 17  # guessed: the database runs PostgreSQL 11.22")
@@ -102,8 +141,10 @@ def test_the_draft_never_overwrites_a_file(tmp_path: Path) -> None:
     assert target.read_text() == "mine"
 
 
-@pytest.mark.parametrize(("text", "per_second"), [
-    ("1Gbit/s", 125e6), ("200Mbps", 25e6), ("50MB/s", 50e6), ("8 mbit/s", 1e6), ("1.5GB/s", 1.5e9)])
+@pytest.mark.parametrize(
+    ("text", "per_second"),
+    [("1Gbit/s", 125e6), ("200Mbps", 25e6), ("50MB/s", 50e6), ("8 mbit/s", 1e6), ("1.5GB/s", 1.5e9)],
+)
 def test_bandwidth(text: str, per_second: float) -> None:
     assert report.bandwidth_bytes(text) == per_second
 
@@ -115,9 +156,11 @@ def test_bad_bandwidth(text: str) -> None:
 
 
 def test_the_exit_time_is_the_data_over_the_bandwidth() -> None:
-    found = inventory(Resource("AWS::S3::Bucket", "a", "eu-west-1", bytes=3 * 10**9, items=10),
-                      Resource("AWS::DynamoDB::Table", "t", "eu-west-1", bytes=10**9),
-                      Resource("AWS::Made::Up", "m", "eu-west-1"))
+    found = inventory(
+        Resource("AWS::S3::Bucket", "a", "eu-west-1", bytes=3 * 10**9, items=10),
+        Resource("AWS::DynamoDB::Table", "t", "eu-west-1", bytes=10**9),
+        Resource("AWS::Made::Up", "m", "eu-west-1"),
+    )
     lockin = report.build(found, "100Mbit/s")
     data = lockin.to_json()["data"]
     assert (data["bytes"], data["exit_seconds"], data["exit_time"]) == (4 * 10**9, 320.0, "5 min")

@@ -57,9 +57,15 @@ def boto_calls(source: str) -> set[tuple[str, str]]:
     """Every method call in ``source`` named like an operation of a boto3 service it may use."""
     tree = ast.parse(source)
     services = set(BOTO_SERVICES) | {
-        node.args[0].value for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "client"
-        and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)}
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "client"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    }
     found = set()
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
@@ -78,8 +84,9 @@ def boto_calls(source: str) -> set[tuple[str, str]]:
 
 def uncovered(calls: set[tuple[str, str]], command: str) -> list[str]:
     allowed = iam.actions(command)
-    return sorted(f"{s}.{op} needs {iam.iam_action(s, op)}" for s, op in calls
-                  if iam.iam_action(s, op) not in allowed)
+    return sorted(
+        f"{s}.{op} needs {iam.iam_action(s, op)}" for s, op in calls if iam.iam_action(s, op) not in allowed
+    )
 
 
 def test_every_discovery_call_is_in_the_discover_policy() -> None:
@@ -99,20 +106,28 @@ def test_every_discovery_call_is_in_the_discover_policy() -> None:
 
 def test_every_migrate_call_is_in_the_migrate_policy() -> None:
     roots = [REPO / root for root in iam.CODE["migrate"] if (REPO / root).exists()]
-    calls = {call for root in roots for path in sorted(root.rglob("*.py")) for call in boto_calls(path.read_text())}
+    calls = {
+        call for root in roots for path in sorted(root.rglob("*.py")) for call in boto_calls(path.read_text())
+    }
     assert not uncovered(calls, "migrate")
 
 
 def test_the_checks_can_fail() -> None:
-    calls, _ = discovery_calls('def f(self, region):\n    self.call("s3", "delete_bucket", region, Bucket="b")\n')
+    calls, _ = discovery_calls(
+        'def f(self, region):\n    self.call("s3", "delete_bucket", region, Bucket="b")\n'
+    )
     assert uncovered(calls, "discover") == ["s3.DeleteBucket needs s3:DeleteBucket"]
     _, dynamic = discovery_calls("def f(self, op, region):\n    self.call('s3', op, region)\n", "x.py")
     assert dynamic == ["x.py:2"]
-    snippet = "import boto3\ns3 = boto3.client('s3')\ns3.delete_object(Bucket='b', Key='k')\n" \
-              "s3.get_paginator('list_objects_v2')\nboto3.client('dynamodb').scan(TableName='t')\n" \
-              "target.put_object(Bucket='b', Key='k', Body=b'')\n"
-    assert uncovered(boto_calls(snippet), "migrate") == ["dynamodb.Scan needs dynamodb:Scan",
-                                                          "s3.DeleteObject needs s3:DeleteObject"]
+    snippet = (
+        "import boto3\ns3 = boto3.client('s3')\ns3.delete_object(Bucket='b', Key='k')\n"
+        "s3.get_paginator('list_objects_v2')\nboto3.client('dynamodb').scan(TableName='t')\n"
+        "target.put_object(Bucket='b', Key='k', Body=b'')\n"
+    )
+    assert uncovered(boto_calls(snippet), "migrate") == [
+        "dynamodb.Scan needs dynamodb:Scan",
+        "s3.DeleteObject needs s3:DeleteObject",
+    ]
 
 
 def test_only_the_session_module_talks_to_boto3() -> None:
@@ -120,8 +135,13 @@ def test_only_the_session_module_talks_to_boto3() -> None:
     for path in sorted((REPO / "toolkit" / "discovery").rglob("*.py")):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             if any(name.split(".")[0] in ("boto3", "botocore") for name in names):
                 importers.append(str(path.relative_to(REPO)))
     assert sorted(set(importers)) == ["toolkit/discovery/session.py"]
@@ -139,8 +159,10 @@ def test_policies_are_printed(capsys: pytest.CaptureFixture[str], spec_dir: Path
     resources = {s["Sid"]: s["Resource"] for s in scoped["Statement"]}
     assert resources["CopyTheObjects"] == ["arn:aws:s3:::refservice-files", "arn:aws:s3:::refservice-files/*"]
     assert resources["ReadTheDatabaseInstance"] == "arn:aws:rds:us-east-1:*:db:refservice-db"
-    assert all(action.split(":")[1].startswith(("Describe", "List", "Get", "GET"))
-               for action in iam.actions("discover")), "discover must only read"
+    assert all(
+        action.split(":")[1].startswith(("Describe", "List", "Get", "GET"))
+        for action in iam.actions("discover")
+    ), "discover must only read"
 
 
 def test_discover_needs_a_source(capsys: pytest.CaptureFixture[str]) -> None:

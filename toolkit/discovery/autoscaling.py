@@ -12,10 +12,17 @@ class AutoScalingReader(Reader):
     def populate(self, region: str) -> None:
         for page in self.pages("autoscaling", "describe_auto_scaling_groups", region):
             for group in page.get("AutoScalingGroups", []):
-                self.inventory.add(Resource("AWS::AutoScaling::AutoScalingGroup", group["AutoScalingGroupName"],
-                                            region, {
-                    "min": group.get("MinSize"), "max": group.get("MaxSize"),
-                    "desired": group.get("DesiredCapacity"),
-                    "instances": [i["InstanceId"] for i in group.get("Instances", [])],
-                    "target_groups": group.get("TargetGroupARNs", []),
-                }))
+                self.inventory.add(
+                    Resource(
+                        "AWS::AutoScaling::AutoScalingGroup",
+                        group["AutoScalingGroupName"],
+                        region,
+                        {
+                            "min": group.get("MinSize"),
+                            "max": group.get("MaxSize"),
+                            "desired": group.get("DesiredCapacity"),
+                            "instances": [i["InstanceId"] for i in group.get("Instances", [])],
+                            "target_groups": group.get("TargetGroupARNs", []),
+                        },
+                    )
+                )

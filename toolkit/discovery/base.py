@@ -26,7 +26,9 @@ class Reader:
     SUBJECT: ClassVar[str]
     GLOBAL: ClassVar[bool] = False
 
-    def __init__(self, session: DiscoverySession, inventory: Inventory, *, storage_metrics: bool = False) -> None:
+    def __init__(
+        self, session: DiscoverySession, inventory: Inventory, *, storage_metrics: bool = False
+    ) -> None:
         self.session = session
         self.inventory = inventory
         self.storage_metrics = storage_metrics  # sizes from CloudWatch where a listing would be long
@@ -52,23 +54,38 @@ class Reader:
             self.inventory.gaps.append(gap)
 
     # Calls go through the session, the one module that talks to boto3.
-    def call(self, service: str, operation: str, region: str, *, absent: tuple[str, ...] = (),
-             **params: Any) -> dict[str, Any] | None:
+    def call(
+        self, service: str, operation: str, region: str, *, absent: tuple[str, ...] = (), **params: Any
+    ) -> dict[str, Any] | None:
         return self.session.call(service, operation, region, absent=absent, **params)
 
     def pages(self, service: str, operation: str, region: str, **params: Any) -> Iterator[dict[str, Any]]:
         return self.session.pages(service, operation, region, **params)
 
-    def latest_metric(self, region: str, namespace: str, metric: str, dimensions: dict[str, str],
-                      statistic: str = "Average", days: int = 3) -> float | None:
+    def latest_metric(
+        self,
+        region: str,
+        namespace: str,
+        metric: str,
+        dimensions: dict[str, str],
+        statistic: str = "Average",
+        days: int = 3,
+    ) -> float | None:
         """The newest datapoint of a CloudWatch metric, or None (no data, or not readable)."""
         now = datetime.datetime.now(datetime.UTC)
         with self.tolerate(f"CloudWatch {namespace} {metric}", region):
             reply = self.call(
-                "cloudwatch", "get_metric_statistics", region, Namespace=namespace, MetricName=metric,
+                "cloudwatch",
+                "get_metric_statistics",
+                region,
+                Namespace=namespace,
+                MetricName=metric,
                 Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
-                StartTime=now - datetime.timedelta(days=days), EndTime=now, Period=86400,
-                Statistics=[statistic])
+                StartTime=now - datetime.timedelta(days=days),
+                EndTime=now,
+                Period=86400,
+                Statistics=[statistic],
+            )
             points = sorted((reply or {}).get("Datapoints", []), key=lambda p: p["Timestamp"])
             return float(points[-1][statistic]) if points else None
         return None

@@ -38,9 +38,12 @@ class Draft:
     data: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": str(self.path) if self.path else None,
-                "guesses": [{"path": p, "value": v, "why": w} for p, v, w in self.guesses],
-                "secrets": [{"path": p, "reference": r} for p, r in self.secrets], "notes": self.notes}
+        return {
+            "path": str(self.path) if self.path else None,
+            "guesses": [{"path": p, "value": v, "why": w} for p, v, w in self.guesses],
+            "secrets": [{"path": p, "reference": r} for p, r in self.secrets],
+            "notes": self.notes,
+        }
 
 
 @dataclass(frozen=True)
@@ -58,14 +61,17 @@ def build(inventory: Inventory, wiring: Wiring) -> Draft:
     database, db_resource = _database(inventory, wiring, notes)
     name = _service_name(inventory, db_resource)
     env_prefix = name.upper().replace("-", "_")
-    database["owner"]["password"] = Guess(Flow(env=f"{env_prefix}_DB_PASSWORD"),
-                                          "set this variable, or reference a file")
+    database["owner"]["password"] = Guess(
+        Flow(env=f"{env_prefix}_DB_PASSWORD"), "set this variable, or reference a file"
+    )
     if "admin" in database:
         database["admin"]["password"] = Flow(env=f"{env_prefix}_DB_ADMIN_PASSWORD")
     data: dict[str, Any] = {
         "version": 1,
-        "service": {"name": Guess(name, "from the zone or database name"),
-                    "description": f"Drafted by toolkit discover from account {inventory.account or 'unknown'}"},
+        "service": {
+            "name": Guess(name, "from the zone or database name"),
+            "description": f"Drafted by toolkit discover from account {inventory.account or 'unknown'}",
+        },
         "app": _app(inventory),
         "database": database,
     }
@@ -112,12 +118,15 @@ def write(draft: Draft, requested: Path) -> Path:
 
 
 def _header(inventory: Inventory, draft: Draft) -> str:
-    lines = [f"# Drafted by `toolkit discover --from aws` from account {inventory.account or '(unknown)'} "
-             f"({', '.join(inventory.regions)}) at {time.strftime('%Y-%m-%d %H:%M:%S %Z')}.",
-             "# Values marked '# guessed' are not in the AWS APIs: check each one.",
-             "# Secrets are references, never values: provide "
-             + ", ".join(sorted({ref for _, ref in draft.secrets})) + ".",
-             "# No targets.baremetal yet: add your servers (see inventories/example and the README)."]
+    lines = [
+        f"# Drafted by `toolkit discover --from aws` from account {inventory.account or '(unknown)'} "
+        f"({', '.join(inventory.regions)}) at {time.strftime('%Y-%m-%d %H:%M:%S %Z')}.",
+        "# Values marked '# guessed' are not in the AWS APIs: check each one.",
+        "# Secrets are references, never values: provide "
+        + ", ".join(sorted({ref for _, ref in draft.secrets}))
+        + ".",
+        "# No targets.baremetal yet: add your servers (see inventories/example and the README).",
+    ]
     lines += [f"# Not in this draft: {note}" for note in draft.notes]
     if inventory.gaps:
         lines.append("# Incomplete: " + "; ".join(f"{g.subject} ({g.kind})" for g in inventory.gaps))
@@ -156,7 +165,9 @@ def _app(inventory: Inventory) -> dict[str, Any]:
     }
 
 
-def _database(inventory: Inventory, wiring: Wiring, notes: list[str]) -> tuple[dict[str, Any], Resource | None]:
+def _database(
+    inventory: Inventory, wiring: Wiring, notes: list[str]
+) -> tuple[dict[str, Any], Resource | None]:
     instances = [r for r in inventory.of_type("AWS::RDS::DBInstance") if not r.properties.get("cluster")]
     clusters = inventory.of_type("AWS::RDS::DBCluster")
     candidates = [r for r in instances + clusters if r.properties.get("engine") in POSTGRES_ENGINES]
@@ -165,27 +176,36 @@ def _database(inventory: Inventory, wiring: Wiring, notes: list[str]) -> tuple[d
         wanted = wiring.user_spec.targets.aws.resources.db_instance
     candidates.sort(key=lambda r: (r.name != wanted, r.type != "AWS::RDS::DBInstance", r.name))
     for other in [r for r in instances + clusters if r not in candidates[:1]]:
-        notes.append(f"RDS {'cluster' if other.type.endswith('Cluster') else 'instance'} {other.name} "
-                     f"({other.properties.get('engine')} {other.properties.get('engine_version')}): "
-                     "the spec carries one PostgreSQL database")
+        notes.append(
+            f"RDS {'cluster' if other.type.endswith('Cluster') else 'instance'} {other.name} "
+            f"({other.properties.get('engine')} {other.properties.get('engine_version')}): "
+            "the spec carries one PostgreSQL database"
+        )
     if not candidates:
-        return {"version": Guess(15, "no PostgreSQL database found in the account"),
-                "name": Guess("app", "no PostgreSQL database found"),
-                "owner": {"name": Guess("app", "no PostgreSQL database found")}}, None
+        return {
+            "version": Guess(15, "no PostgreSQL database found in the account"),
+            "name": Guess("app", "no PostgreSQL database found"),
+            "owner": {"name": Guess("app", "no PostgreSQL database found")},
+        }, None
     db = candidates[0]
     props = db.properties
     major = _major(str(props.get("engine_version") or ""))
     version: Any = major
     if major not in SUPPORTED_POSTGRES["aws"]:
-        version = Guess(max(SUPPORTED_POSTGRES["aws"]),
-                        f"the database runs PostgreSQL {props.get('engine_version')}, which the toolkit does "
-                        "not support: upgrade it first")
+        version = Guess(
+            max(SUPPORTED_POSTGRES["aws"]),
+            f"the database runs PostgreSQL {props.get('engine_version')}, which the toolkit does "
+            "not support: upgrade it first",
+        )
     name = props.get("db_name")
     database: dict[str, Any] = {
         "version": version,
         "name": name if name and _identifier(name) else Guess("postgres", "the database has no initial name"),
-        "owner": {"name": Guess(name if name and _identifier(name) else "app",
-                                "the service's own role is not in the AWS APIs")},
+        "owner": {
+            "name": Guess(
+                name if name and _identifier(name) else "app", "the service's own role is not in the AWS APIs"
+            )
+        },
     }
     if props.get("port"):
         database["port"] = props["port"]
@@ -206,8 +226,10 @@ def _identifier(value: str) -> bool:
 
 def _bucket(resource: Resource) -> dict[str, Any]:
     versioning = resource.properties.get("versioning")
-    return Flow(name=resource.name,
-                versioning=versioning if versioning is not None else Guess(True, "versioning could not be read"))
+    return Flow(
+        name=resource.name,
+        versioning=versioning if versioning is not None else Guess(True, "versioning could not be read"),
+    )
 
 
 def _dns(inventory: Inventory, notes: list[str]) -> dict[str, Any] | None:
@@ -228,8 +250,10 @@ def _dns(inventory: Inventory, notes: list[str]) -> dict[str, Any] | None:
             continue
         key = (str(converted["name"]).lower(), str(converted["type"]))
         if key in seen:
-            notes.append(f"{record['type']} {record['name']} ({record.get('set_identifier')}): "
-                         "routing policies are not carried; one record set per name and type")
+            notes.append(
+                f"{record['type']} {record['name']} ({record.get('set_identifier')}): "
+                "routing policies are not carried; one record set per name and type"
+            )
             continue
         seen.add(key)
         records.append(converted)
@@ -238,7 +262,9 @@ def _dns(inventory: Inventory, notes: list[str]) -> dict[str, Any] | None:
 
 def _app_addresses(inventory: Inventory) -> set[str]:
     addresses = {str(a) for r in inventory.of_type("AWS::EC2::Instance") for a in r.properties["addresses"]}
-    for lb in inventory.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::ElasticLoadBalancing::LoadBalancer"):
+    for lb in inventory.of_type(
+        "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::ElasticLoadBalancing::LoadBalancer"
+    ):
         if lb.properties.get("dns_name"):
             addresses.add(_host(lb.properties["dns_name"]))
     return addresses

@@ -31,16 +31,24 @@ class Ec2Reader(Reader):
 
 def _instance(instance: dict[str, Any], region: str) -> Resource:
     labels = tags(instance.get("Tags"))
-    addresses = [a for a in (instance.get("PublicIpAddress"), instance.get("PrivateIpAddress"),
-                             labels.get(ADDRESS_TAG)) if a]
-    return Resource("AWS::EC2::Instance", instance["InstanceId"], region, {
-        "name": labels.get("Name", ""),
-        "instance_type": instance.get("InstanceType"),
-        "state": instance.get("State", {}).get("Name"),
-        "addresses": addresses,
-        "security_groups": [g["GroupId"] for g in instance.get("SecurityGroups", [])],
-        "tags": labels,
-    })
+    addresses = [
+        a
+        for a in (instance.get("PublicIpAddress"), instance.get("PrivateIpAddress"), labels.get(ADDRESS_TAG))
+        if a
+    ]
+    return Resource(
+        "AWS::EC2::Instance",
+        instance["InstanceId"],
+        region,
+        {
+            "name": labels.get("Name", ""),
+            "instance_type": instance.get("InstanceType"),
+            "state": instance.get("State", {}).get("Name"),
+            "addresses": addresses,
+            "security_groups": [g["GroupId"] for g in instance.get("SecurityGroups", [])],
+            "tags": labels,
+        },
+    )
 
 
 def _security_group(group: dict[str, Any], region: str) -> Resource:
@@ -49,7 +57,17 @@ def _security_group(group: dict[str, Any], region: str) -> Resource:
         sources = [r["CidrIp"] for r in rule.get("IpRanges", [])]
         sources += [r["CidrIpv6"] for r in rule.get("Ipv6Ranges", [])]
         sources += [p["GroupId"] for p in rule.get("UserIdGroupPairs", []) if p.get("GroupId")]
-        ingress.append({"protocol": rule.get("IpProtocol"), "from": rule.get("FromPort"),
-                        "to": rule.get("ToPort"), "sources": sources})
-    return Resource("AWS::EC2::SecurityGroup", group["GroupId"], region, {
-        "name": group.get("GroupName", ""), "vpc": group.get("VpcId"), "ingress": ingress})
+        ingress.append(
+            {
+                "protocol": rule.get("IpProtocol"),
+                "from": rule.get("FromPort"),
+                "to": rule.get("ToPort"),
+                "sources": sources,
+            }
+        )
+    return Resource(
+        "AWS::EC2::SecurityGroup",
+        group["GroupId"],
+        region,
+        {"name": group.get("GroupName", ""), "vpc": group.get("VpcId"), "ingress": ingress},
+    )

@@ -93,11 +93,17 @@ def _migrate_grants(spec: Spec | None) -> list[Grant]:
     region = aws.region if aws is not None else "*"
     bucket_arns = tuple(arn for name in buckets for arn in (f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"))
     return [
-        Grant("ReadTheDatabaseInstance", ("rds:DescribeDBInstances",),
-              (f"arn:aws:rds:{region}:*:db:{db}",) if db else ("*",)),
+        Grant(
+            "ReadTheDatabaseInstance",
+            ("rds:DescribeDBInstances",),
+            (f"arn:aws:rds:{region}:*:db:{db}",) if db else ("*",),
+        ),
         Grant("CopyTheObjects", ("s3:ListBucket", "s3:GetObject"), bucket_arns or ("*",)),
-        Grant("SwitchTheRecords", ("route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets"),
-              (f"arn:aws:route53:::hostedzone/{zone}",) if zone else ("*",)),
+        Grant(
+            "SwitchTheRecords",
+            ("route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets"),
+            (f"arn:aws:route53:::hostedzone/{zone}",) if zone else ("*",),
+        ),
         # Waiting until a change is INSYNC on every Route53 server before the cutover goes on.
         Grant("WaitForTheChange", ("route53:GetChange",), ("arn:aws:route53:::change/*",)),
     ]
@@ -130,8 +136,12 @@ def policy_document(command: str, spec: Spec | None = None) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": g.sid, "Effect": "Allow", "Action": sorted(g.actions),
-             "Resource": g.resources[0] if len(g.resources) == 1 else list(g.resources)}
+            {
+                "Sid": g.sid,
+                "Effect": "Allow",
+                "Action": sorted(g.actions),
+                "Resource": g.resources[0] if len(g.resources) == 1 else list(g.resources),
+            }
             for g in grants(command, spec)
         ],
     }

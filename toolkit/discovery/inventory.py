@@ -22,8 +22,15 @@ class Resource:
     size_source: str = ""  # where ``bytes`` comes from (a listing, a metric, allocated storage)
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": self.type, "name": self.name, "region": self.region, "properties": self.properties,
-                "bytes": self.bytes, "items": self.items, "size_source": self.size_source}
+        return {
+            "type": self.type,
+            "name": self.name,
+            "region": self.region,
+            "properties": self.properties,
+            "bytes": self.bytes,
+            "items": self.items,
+            "size_source": self.size_source,
+        }
 
 
 @dataclass(frozen=True)
@@ -42,8 +49,15 @@ class Gap:
         return f"{self.subject} ({self.region}): {self.kind}: {self.message} [needs {self.action}]"
 
     def to_json(self) -> dict[str, str]:
-        return {"service": self.service, "operation": self.operation, "action": self.action,
-                "subject": self.subject, "region": self.region, "kind": self.kind, "message": self.message}
+        return {
+            "service": self.service,
+            "operation": self.operation,
+            "action": self.action,
+            "subject": self.subject,
+            "region": self.region,
+            "kind": self.kind,
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -61,5 +75,9 @@ class Inventory:
         return [r for r in self.resources if r.type in types]
 
     def to_json(self) -> dict[str, Any]:
-        return {"regions": self.regions, "account": self.account,
-                "resources": [r.to_json() for r in self.resources], "gaps": [g.to_json() for g in self.gaps]}
+        return {
+            "regions": self.regions,
+            "account": self.account,
+            "resources": [r.to_json() for r in self.resources],
+            "gaps": [g.to_json() for g in self.gaps],
+        }

@@ -13,25 +13,50 @@ class LoadBalancerReader(Reader):
         with self.tolerate("load balancers", region):
             for page in self.pages("elbv2", "describe_load_balancers", region):
                 for lb in page.get("LoadBalancers", []):
-                    self.inventory.add(Resource("AWS::ElasticLoadBalancingV2::LoadBalancer",
-                                                lb["LoadBalancerName"], region, {
-                        "type": lb.get("Type"), "scheme": lb.get("Scheme"), "dns_name": lb.get("DNSName"),
-                        "arn": lb.get("LoadBalancerArn")}))
+                    self.inventory.add(
+                        Resource(
+                            "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                            lb["LoadBalancerName"],
+                            region,
+                            {
+                                "type": lb.get("Type"),
+                                "scheme": lb.get("Scheme"),
+                                "dns_name": lb.get("DNSName"),
+                                "arn": lb.get("LoadBalancerArn"),
+                            },
+                        )
+                    )
         with self.tolerate("target groups", region):
             for page in self.pages("elbv2", "describe_target_groups", region):
                 for group in page.get("TargetGroups", []):
-                    self.inventory.add(Resource("AWS::ElasticLoadBalancingV2::TargetGroup",
-                                                group["TargetGroupName"], region, {
-                        "port": group.get("Port"), "protocol": group.get("Protocol"),
-                        "health_path": group.get("HealthCheckPath"),
-                        "load_balancers": group.get("LoadBalancerArns", [])}))
+                    self.inventory.add(
+                        Resource(
+                            "AWS::ElasticLoadBalancingV2::TargetGroup",
+                            group["TargetGroupName"],
+                            region,
+                            {
+                                "port": group.get("Port"),
+                                "protocol": group.get("Protocol"),
+                                "health_path": group.get("HealthCheckPath"),
+                                "load_balancers": group.get("LoadBalancerArns", []),
+                            },
+                        )
+                    )
         with self.tolerate("classic load balancers", region):
             for page in self.pages("elb", "describe_load_balancers", region):
                 for lb in page.get("LoadBalancerDescriptions", []):
                     listeners = [d["Listener"] for d in lb.get("ListenerDescriptions", [])]
-                    self.inventory.add(Resource("AWS::ElasticLoadBalancing::LoadBalancer",
-                                                lb["LoadBalancerName"], region, {
-                        "scheme": lb.get("Scheme"), "dns_name": lb.get("DNSName"),
-                        "instance_ports": sorted({ls.get("InstancePort") for ls in listeners}),
-                        "instances": [i["InstanceId"] for i in lb.get("Instances", [])],
-                        "health_target": lb.get("HealthCheck", {}).get("Target")}))
+                    self.inventory.add(
+                        Resource(
+                            "AWS::ElasticLoadBalancing::LoadBalancer",
+                            lb["LoadBalancerName"],
+                            region,
+                            {
+                                "scheme": lb.get("Scheme"),
+                                "dns_name": lb.get("DNSName"),
+                                "instance_ports": sorted({ls.get("InstancePort") for ls in listeners}),
+                                "instances": [i["InstanceId"] for i in lb.get("Instances", [])],
+                                "health_target": lb.get("HealthCheck", {}).get("Target"),
+                            },
+                        )
+                    )

@@ -33,25 +33,49 @@ def _key(name: str) -> Callable[[Any], str]:
 LISTINGS: tuple[Listing, ...] = (
     Listing("dynamodb", "list_tables", "AWS::DynamoDB::Table", "TableNames", str),
     Listing("sqs", "list_queues", "AWS::SQS::Queue", "QueueUrls", lambda url: str(url).rsplit("/", 1)[-1]),
-    Listing("sns", "list_topics", "AWS::SNS::Topic", "Topics", lambda t: str(t["TopicArn"]).rsplit(":", 1)[-1]),
+    Listing(
+        "sns", "list_topics", "AWS::SNS::Topic", "Topics", lambda t: str(t["TopicArn"]).rsplit(":", 1)[-1]
+    ),
     Listing("lambda", "list_functions", "AWS::Lambda::Function", "Functions", _key("FunctionName")),
-    Listing("cognito-idp", "list_user_pools", "AWS::Cognito::UserPool", "UserPools", _key("Id"),
-            params=(("MaxResults", 60),)),
-    Listing("elasticache", "describe_cache_clusters", "AWS::ElastiCache::CacheCluster", "CacheClusters",
-            _key("CacheClusterId")),
+    Listing(
+        "cognito-idp",
+        "list_user_pools",
+        "AWS::Cognito::UserPool",
+        "UserPools",
+        _key("Id"),
+        params=(("MaxResults", 60),),
+    ),
+    Listing(
+        "elasticache",
+        "describe_cache_clusters",
+        "AWS::ElastiCache::CacheCluster",
+        "CacheClusters",
+        _key("CacheClusterId"),
+    ),
     Listing("kms", "list_keys", "AWS::KMS::Key", "Keys", _key("KeyId")),
-    Listing("acm", "list_certificates", "AWS::CertificateManager::Certificate", "CertificateSummaryList",
-            _key("DomainName")),
+    Listing(
+        "acm",
+        "list_certificates",
+        "AWS::CertificateManager::Certificate",
+        "CertificateSummaryList",
+        _key("DomainName"),
+    ),
     Listing("secretsmanager", "list_secrets", "AWS::SecretsManager::Secret", "SecretList", _key("Name")),
     Listing("efs", "describe_file_systems", "AWS::EFS::FileSystem", "FileSystems", _key("FileSystemId")),
     Listing("kinesis", "list_streams", "AWS::Kinesis::Stream", "StreamNames", str),
-    Listing("stepfunctions", "list_state_machines", "AWS::StepFunctions::StateMachine", "stateMachines",
-            _key("name")),
+    Listing(
+        "stepfunctions",
+        "list_state_machines",
+        "AWS::StepFunctions::StateMachine",
+        "stateMachines",
+        _key("name"),
+    ),
     Listing("apigateway", "get_rest_apis", "AWS::ApiGateway::RestApi", "items", _key("name")),
     Listing("apigatewayv2", "get_apis", "AWS::ApiGatewayV2::Api", "Items", _key("Name")),
 )
-CLOUDFRONT = Listing("cloudfront", "list_distributions", "AWS::CloudFront::Distribution", "Items", _key("Id"),
-                     is_global=True)
+CLOUDFRONT = Listing(
+    "cloudfront", "list_distributions", "AWS::CloudFront::Distribution", "Items", _key("Id"), is_global=True
+)
 
 
 class ManagedServicesReader(Reader):
@@ -91,7 +115,9 @@ def _items(page: dict[str, Any], listing: Listing) -> list[Any]:
 
 
 def _dynamodb(reader: Reader, resource: Resource, name: Any) -> bool:
-    table = (reader.call("dynamodb", "describe_table", resource.region, TableName=name) or {}).get("Table", {})
+    table = (reader.call("dynamodb", "describe_table", resource.region, TableName=name) or {}).get(
+        "Table", {}
+    )
     resource.bytes, resource.items = int(table.get("TableSizeBytes", 0)), int(table.get("ItemCount", 0))
     resource.size_source = "DescribeTable (updated about every six hours)"
     sse = table.get("SSEDescription") or {}
@@ -100,26 +126,40 @@ def _dynamodb(reader: Reader, resource: Resource, name: Any) -> bool:
 
 
 def _sqs(reader: Reader, resource: Resource, url: Any) -> bool:
-    attributes = (reader.call("sqs", "get_queue_attributes", resource.region, QueueUrl=url,
-                              AttributeNames=["ApproximateNumberOfMessages", "KmsMasterKeyId"]) or {}
-                  ).get("Attributes", {})
+    attributes = (
+        reader.call(
+            "sqs",
+            "get_queue_attributes",
+            resource.region,
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "KmsMasterKeyId"],
+        )
+        or {}
+    ).get("Attributes", {})
     resource.items = int(attributes.get("ApproximateNumberOfMessages", 0))
     resource.properties = {"url": url, "kms_key": attributes.get("KmsMasterKeyId")}
     return True
 
 
 def _cognito(reader: Reader, resource: Resource, item: Any) -> bool:
-    pool = (reader.call("cognito-idp", "describe_user_pool", resource.region, UserPoolId=item["Id"]) or {}
-            ).get("UserPool", {})
+    pool = (
+        reader.call("cognito-idp", "describe_user_pool", resource.region, UserPoolId=item["Id"]) or {}
+    ).get("UserPool", {})
     resource.items = int(pool.get("EstimatedNumberOfUsers", 0))
     resource.properties = {"name": pool.get("Name", item.get("Name"))}
     return True
 
 
 def _kms(reader: Reader, resource: Resource, item: Any) -> bool:
-    key = (reader.call("kms", "describe_key", resource.region, KeyId=item["KeyId"]) or {}).get("KeyMetadata", {})
-    resource.properties = {"arn": key.get("Arn"), "manager": key.get("KeyManager"), "state": key.get("KeyState"),
-                           "description": key.get("Description", "")}
+    key = (reader.call("kms", "describe_key", resource.region, KeyId=item["KeyId"]) or {}).get(
+        "KeyMetadata", {}
+    )
+    resource.properties = {
+        "arn": key.get("Arn"),
+        "manager": key.get("KeyManager"),
+        "state": key.get("KeyState"),
+        "description": key.get("Description", ""),
+    }
     return key.get("KeyManager") == "CUSTOMER" and key.get("KeyState") != "PendingDeletion"
 
 

@@ -26,31 +26,48 @@ class RdsReader(Reader):
     def _instance(self, db: dict[str, Any], region: str) -> None:
         identifier = db["DBInstanceIdentifier"]
         allocated = int(db.get("AllocatedStorage") or 0) * GIB
-        resource = self.inventory.add(Resource("AWS::RDS::DBInstance", identifier, region, {
-            **_common(db),
-            "instance_class": db.get("DBInstanceClass"),
-            "storage_type": db.get("StorageType"),
-            "allocated_gib": db.get("AllocatedStorage"),
-            "address": (db.get("Endpoint") or {}).get("Address"),
-            "port": (db.get("Endpoint") or {}).get("Port") or db.get("DbInstancePort"),
-            "cluster": db.get("DBClusterIdentifier"),
-        }))
+        resource = self.inventory.add(
+            Resource(
+                "AWS::RDS::DBInstance",
+                identifier,
+                region,
+                {
+                    **_common(db),
+                    "instance_class": db.get("DBInstanceClass"),
+                    "storage_type": db.get("StorageType"),
+                    "allocated_gib": db.get("AllocatedStorage"),
+                    "address": (db.get("Endpoint") or {}).get("Address"),
+                    "port": (db.get("Endpoint") or {}).get("Port") or db.get("DbInstancePort"),
+                    "cluster": db.get("DBClusterIdentifier"),
+                },
+            )
+        )
         if resource.properties["cluster"]:
             return  # a cluster member: the cluster holds the data
         free = self.latest_metric(region, "AWS/RDS", "FreeStorageSpace", {"DBInstanceIdentifier": identifier})
         if free is not None and allocated:
-            resource.bytes, resource.size_source = max(0, allocated - int(free)), "allocated - FreeStorageSpace"
+            resource.bytes, resource.size_source = (
+                max(0, allocated - int(free)),
+                "allocated - FreeStorageSpace",
+            )
         else:
             resource.bytes, resource.size_source = allocated, "allocated storage (upper bound)"
 
     def _cluster(self, cluster: dict[str, Any], region: str) -> None:
         identifier = cluster["DBClusterIdentifier"]
-        resource = self.inventory.add(Resource("AWS::RDS::DBCluster", identifier, region, {
-            **_common(cluster),
-            "members": [m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", [])],
-            "address": cluster.get("Endpoint"),
-            "port": cluster.get("Port"),
-        }))
+        resource = self.inventory.add(
+            Resource(
+                "AWS::RDS::DBCluster",
+                identifier,
+                region,
+                {
+                    **_common(cluster),
+                    "members": [m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", [])],
+                    "address": cluster.get("Endpoint"),
+                    "port": cluster.get("Port"),
+                },
+            )
+        )
         used = self.latest_metric(region, "AWS/RDS", "VolumeBytesUsed", {"DBClusterIdentifier": identifier})
         if used is not None:
             resource.bytes, resource.size_source = int(used), "VolumeBytesUsed"

@@ -16,7 +16,9 @@ from toolkit.errors import BadInput
 from toolkit.lockin import AwsResource, Status, equivalent_of
 
 NEEDS_A_PLAN = "none: needs a plan"
-BANDWIDTH = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<prefix>[kKmMgGtT]?)(?P<unit>bit/s|bps|b/s|B/s|Bps)\s*$")
+BANDWIDTH = re.compile(
+    r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<prefix>[kKmMgGtT]?)(?P<unit>bit/s|bps|b/s|B/s|Bps)\s*$"
+)
 PREFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 DEFAULT_BANDWIDTH = "1Gbit/s"
 
@@ -59,9 +61,15 @@ class ServiceRow:
 
     def to_json(self, bytes_per_second: float) -> dict[str, Any]:
         return {
-            "service": self.service, "status": self.status, "baremetal": self.baremetal, "note": self.note,
-            "count": len(self.resources), "names": [r.name for r in self.resources],
-            "types": sorted({r.type for r in self.resources}), "bytes": self.bytes, "items": self.items,
+            "service": self.service,
+            "status": self.status,
+            "baremetal": self.baremetal,
+            "note": self.note,
+            "count": len(self.resources),
+            "names": [r.name for r in self.resources],
+            "types": sorted({r.type for r in self.resources}),
+            "bytes": self.bytes,
+            "items": self.items,
             "exit_seconds": round(self.bytes / bytes_per_second, 1) if self.bytes else None,
         }
 
@@ -91,9 +99,13 @@ class LockinReport:
             "services": [row.to_json(self.bytes_per_second) for row in self.rows],
             "unsupported": [row.service for row in self.unsupported],
             "kms_encrypted": self.kms_encrypted,
-            "data": {"bytes": self.total_bytes, "bandwidth": self.bandwidth,
-                     "bytes_per_second": self.bytes_per_second, "exit_seconds": round(self.exit_seconds, 1),
-                     "exit_time": duration(self.exit_seconds)},
+            "data": {
+                "bytes": self.total_bytes,
+                "bandwidth": self.bandwidth,
+                "bytes_per_second": self.bytes_per_second,
+                "exit_seconds": round(self.exit_seconds, 1),
+                "exit_time": duration(self.exit_seconds),
+            },
             "complete": not self.gaps,
             "not_read": [str(g) for g in self.gaps],
         }
@@ -106,8 +118,12 @@ def build(inventory: Inventory, bandwidth: str = DEFAULT_BANDWIDTH) -> LockinRep
         entry = equivalent_of(AwsResource(resource.type, resource.name, resource.properties))
         if entry is None:
             key = resource.type
-            row = rows.setdefault(key, ServiceRow(resource.type, "review", "unknown",
-                                                  "not in the table of equivalents: review by hand"))
+            row = rows.setdefault(
+                key,
+                ServiceRow(
+                    resource.type, "review", "unknown", "not in the table of equivalents: review by hand"
+                ),
+            )
         else:
             key = entry.aws
             baremetal = NEEDS_A_PLAN if entry.status == Status.NONE else entry.baremetal
@@ -126,9 +142,14 @@ def _kms_encrypted(inventory: Inventory) -> list[str]:
         encryption = props.get("encryption") or {}
         if resource.type == "AWS::S3::Bucket" and str(encryption.get("algorithm", "")).startswith("aws:kms"):
             found.append(f"S3 bucket {resource.name} (SSE-KMS)")
-        elif resource.type.startswith("AWS::RDS::") and props.get("storage_encrypted") and props.get("kms_key"):
+        elif (
+            resource.type.startswith("AWS::RDS::") and props.get("storage_encrypted") and props.get("kms_key")
+        ):
             found.append(f"RDS {resource.name} (storage)")
-        elif resource.type in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::EFS::FileSystem") \
-                and props.get("kms_key"):
+        elif resource.type in (
+            "AWS::DynamoDB::Table",
+            "AWS::SQS::Queue",
+            "AWS::EFS::FileSystem",
+        ) and props.get("kms_key"):
             found.append(f"{resource.type.split('::')[1]} {resource.name}")
     return found

@@ -21,14 +21,28 @@ class Route53Reader(Reader):
             for page in self.pages("route53", "list_health_checks", region):
                 for check in page.get("HealthChecks", []):
                     config = check.get("HealthCheckConfig", {})
-                    self.inventory.add(Resource("AWS::Route53::HealthCheck", check["Id"], "global", {
-                        "type": config.get("Type"), "target": config.get("FullyQualifiedDomainName")
-                        or config.get("IPAddress")}))
+                    self.inventory.add(
+                        Resource(
+                            "AWS::Route53::HealthCheck",
+                            check["Id"],
+                            "global",
+                            {
+                                "type": config.get("Type"),
+                                "target": config.get("FullyQualifiedDomainName") or config.get("IPAddress"),
+                            },
+                        )
+                    )
 
     def _zone(self, zone: dict[str, Any], region: str) -> None:
         zone_id = zone["Id"].split("/")[-1]
-        resource = self.inventory.add(Resource("AWS::Route53::HostedZone", zone["Name"], "global", {
-            "id": zone_id, "private": bool(zone.get("Config", {}).get("PrivateZone")), "records": []}))
+        resource = self.inventory.add(
+            Resource(
+                "AWS::Route53::HostedZone",
+                zone["Name"],
+                "global",
+                {"id": zone_id, "private": bool(zone.get("Config", {}).get("PrivateZone")), "records": []},
+            )
+        )
         records: list[dict[str, Any]] = resource.properties["records"]
         with self.tolerate(f"records of zone {zone['Name']}", region):
             for page in self.pages("route53", "list_resource_record_sets", region, HostedZoneId=zone_id):
@@ -52,8 +66,8 @@ def _unescape(name: str) -> str:
     """Route53 returns '*' as '\\052' and other special characters as octal escapes."""
     out, index = [], 0
     while index < len(name):
-        if name[index] == "\\" and name[index + 1:index + 4].isdigit():
-            out.append(chr(int(name[index + 1:index + 4], 8)))
+        if name[index] == "\\" and name[index + 1 : index + 4].isdigit():
+            out.append(chr(int(name[index + 1 : index + 4], 8)))
             index += 4
         else:
             out.append(name[index])

@@ -32,8 +32,13 @@ class S3Reader(Reader):
             versioning = self.call("s3", "get_bucket_versioning", region, Bucket=name) or {}
             resource.properties["versioning"] = versioning.get("Status") == "Enabled"
         with self.tolerate(f"encryption of bucket {name}", region):
-            encryption = self.call("s3", "get_bucket_encryption", region, Bucket=name,
-                                   absent=("ServerSideEncryptionConfigurationNotFoundError",))
+            encryption = self.call(
+                "s3",
+                "get_bucket_encryption",
+                region,
+                Bucket=name,
+                absent=("ServerSideEncryptionConfigurationNotFoundError",),
+            )
             resource.properties["encryption"] = _encryption(encryption)
         with self.tolerate(f"objects of bucket {name}", region):
             self._size(resource, region)
@@ -56,19 +61,36 @@ class S3Reader(Reader):
 
     def _size_from_metrics(self, name: str, region: str) -> tuple[int, int] | None:
         with self.tolerate(f"CloudWatch metrics of bucket {name}", region):
-            listed = self.call("cloudwatch", "list_metrics", region, Namespace="AWS/S3",
-                               MetricName="BucketSizeBytes",
-                               Dimensions=[{"Name": "BucketName", "Value": name}]) or {}
-            storage_types = [d["Value"] for m in listed.get("Metrics", []) for d in m.get("Dimensions", [])
-                             if d["Name"] == "StorageType"]
+            listed = (
+                self.call(
+                    "cloudwatch",
+                    "list_metrics",
+                    region,
+                    Namespace="AWS/S3",
+                    MetricName="BucketSizeBytes",
+                    Dimensions=[{"Name": "BucketName", "Value": name}],
+                )
+                or {}
+            )
+            storage_types = [
+                d["Value"]
+                for m in listed.get("Metrics", [])
+                for d in m.get("Dimensions", [])
+                if d["Name"] == "StorageType"
+            ]
             if not storage_types:
                 return None
             size = 0.0
             for storage_type in storage_types:
-                size += self.latest_metric(region, "AWS/S3", "BucketSizeBytes",
-                                           {"BucketName": name, "StorageType": storage_type}) or 0
-            count = self.latest_metric(region, "AWS/S3", "NumberOfObjects",
-                                       {"BucketName": name, "StorageType": "AllStorageTypes"})
+                size += (
+                    self.latest_metric(
+                        region, "AWS/S3", "BucketSizeBytes", {"BucketName": name, "StorageType": storage_type}
+                    )
+                    or 0
+                )
+            count = self.latest_metric(
+                region, "AWS/S3", "NumberOfObjects", {"BucketName": name, "StorageType": "AllStorageTypes"}
+            )
             return (int(size), int(count or 0)) if count is not None else None
         return None
 
@@ -78,5 +100,8 @@ def _encryption(reply: dict[str, Any] | None) -> dict[str, str] | None:
     for rule in rules:
         default = rule.get("ApplyServerSideEncryptionByDefault", {})
         if default:
-            return {"algorithm": default.get("SSEAlgorithm", ""), "kms_key": default.get("KMSMasterKeyID", "")}
+            return {
+                "algorithm": default.get("SSEAlgorithm", ""),
+                "kms_key": default.get("KMSMasterKeyID", ""),
+            }
     return None

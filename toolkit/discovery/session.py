@@ -21,11 +21,28 @@ from toolkit.targets.aws.clients import AwsAccess
 
 log = logging.getLogger(__name__)
 
-DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
-          "Forbidden", "UnauthorizedException", "NotAuthorized", "AuthorizationErrorException"}
-THROTTLED = {"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
-             "TooManyRequestsException", "SlowDown", "RequestThrottled", "RequestThrottledException",
-             "ProvisionedThroughputExceededException", "PriorRequestNotComplete"}
+DENIED = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "AuthorizationError",
+    "Forbidden",
+    "UnauthorizedException",
+    "NotAuthorized",
+    "AuthorizationErrorException",
+}
+THROTTLED = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "SlowDown",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "ProvisionedThroughputExceededException",
+    "PriorRequestNotComplete",
+}
 
 
 class Unreadable(Exception):
@@ -36,8 +53,15 @@ class Unreadable(Exception):
         self.service, self.operation, self.kind, self.message = service, operation, kind, message
 
     def gap(self, subject: str, region: str) -> Gap:
-        return Gap(self.service, self.operation, iam_action(self.service, self.operation), subject, region,
-                   self.kind, self.message)
+        return Gap(
+            self.service,
+            self.operation,
+            iam_action(self.service, self.operation),
+            subject,
+            region,
+            self.kind,
+            self.message,
+        )
 
 
 class DiscoverySession:
@@ -63,8 +87,9 @@ class DiscoverySession:
             self._clients[key] = self.access.client(service, region=region, session=self.boto)
         return self._clients[key]
 
-    def call(self, service: str, operation: str, region: str, *, absent: tuple[str, ...] = (),
-             **params: Any) -> dict[str, Any] | None:
+    def call(
+        self, service: str, operation: str, region: str, *, absent: tuple[str, ...] = (), **params: Any
+    ) -> dict[str, Any] | None:
         """One call; ``None`` if it failed with an error code in ``absent`` (the thing is not there)."""
         client = self.client(service, region)
         api_name = client.meta.method_to_api_mapping.get(operation, operation)

@@ -19,7 +19,7 @@ class Guess:
     why: str
 
 
-class Flow(dict):  # type: ignore[type-arg]
+class Flow(dict):
     """A mapping written inline: ``{env: NAME}``."""
 
 

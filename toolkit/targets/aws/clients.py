@@ -25,8 +25,9 @@ class AwsAccess:
     max_attempts: int = DEFAULT_ATTEMPTS  # in all, the first one included
 
     @classmethod
-    def from_spec(cls, loaded: LoadedSpec, *, region: str | None = None,
-                  endpoint: str | None = None) -> AwsAccess:
+    def from_spec(
+        cls, loaded: LoadedSpec, *, region: str | None = None, endpoint: str | None = None
+    ) -> AwsAccess:
         """From ``targets.aws``; ``region``/``endpoint`` given here win over the spec's."""
         from toolkit.errors import BadInput
 
@@ -37,8 +38,12 @@ class AwsAccess:
         if aws.credentials is not None:
             key = aws.credentials.access_key_id.resolve(loaded.base_dir)
             secret = aws.credentials.secret_access_key.resolve(loaded.base_dir)
-        return cls(region=region or aws.region, endpoint=endpoint or aws.endpoint,
-                   access_key_id=key, secret_access_key=secret)
+        return cls(
+            region=region or aws.region,
+            endpoint=endpoint or aws.endpoint,
+            access_key_id=key,
+            secret_access_key=secret,
+        )
 
     def session(self) -> Any:
         """A fresh boto3 session (its own event system: hooks registered on it stay on it)."""
@@ -62,4 +67,5 @@ class AwsAccess:
             user_agent_extra="toolkit",
         )
         return (session or self.session()).client(
-            service, region_name=region or self.region, endpoint_url=self.endpoint, config=config)
+            service, region_name=region or self.region, endpoint_url=self.endpoint, config=config
+        )
