@@ -3,7 +3,8 @@
 ``seed_account`` makes the shop service (an ALB in front of EC2 app servers in an Auto Scaling
 group, RDS for PostgreSQL, S3 buckets, a Route53 zone whose apex is an alias to the ALB) and next
 to it DynamoDB, SQS, SNS, Lambda, Cognito, ElastiCache, CloudFront, KMS (a bucket encrypted with
-it), Secrets Manager, an Aurora cluster and a MySQL instance. It returns what it made.
+it), Secrets Manager, an Aurora cluster, a MySQL instance and an EventBridge bus (a service no reader
+knows, found through the tagging API). It returns what it made.
 """
 
 from __future__ import annotations
@@ -202,6 +203,7 @@ def seed_account(endpoint: str) -> dict[str, Any]:
             },
         }
     )
+    client("events").create_event_bus(Name="shop-bus", Tags=[{"Key": "service", "Value": "shop"}])
     client("secretsmanager").create_secret(Name="shop/api", SecretString=SECRET_VALUE)
     return {
         "zone_id": zone_id,

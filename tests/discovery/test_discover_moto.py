@@ -115,6 +115,9 @@ def test_account_with_supported_and_unsupported_services(account: dict[str, Any]
         assert services[name]["status"] in ("equivalent", "supporting"), services[name]
     assert services["DynamoDB"]["items"] == 3 and services["SQS"]["items"] == 1
     assert "S3 bucket shop-private (SSE-KMS)" in report["kms_encrypted"]
+    # A service no reader knows, found through the tagging API, is there for review.
+    assert services["AWS::events::EventBus"]["status"] == "review"
+    assert services["AWS::events::EventBus"]["names"] == ["shop-bus"]
 
     # Data volumes and the exit time at 8 Mbit/s = 1 MB/s.
     buckets = {r["name"]: r for r in result["inventory"]["resources"] if r["type"] == "AWS::S3::Bucket"}

@@ -1,10 +1,10 @@
 """``toolkit discover --from aws``: read a live account, draft a spec, report the lock-in.
 
 One reader per AWS service family (``ec2``, ``autoscaling``, ``loadbalancing``, ``rds``, ``s3``,
-``route53``, ``managed``), each a ``base.Reader`` filling an ``Inventory`` through the one door to
-boto3 (``session``). Calls are read-only; what cannot be read becomes a named gap, never a crash.
-From the inventory come the draft spec (``draft``) and the lock-in report (``report``); ``iam``
-holds the least-privilege policies that ``discover`` and ``migrate`` need.
+``route53``, ``managed``, and ``tagged`` for every other service), each a ``base.Reader`` filling
+an ``Inventory`` through the one door to boto3 (``session``). Calls are read-only; what cannot
+be read becomes a named gap, never a crash. From the inventory come the draft spec (``draft``)
+and the lock-in report (``report``); ``iam`` holds the policies ``discover`` and ``migrate`` need.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from toolkit.discovery.rds import RdsReader
 from toolkit.discovery.route53 import Route53Reader
 from toolkit.discovery.s3 import S3Reader
 from toolkit.discovery.session import DiscoverySession
+from toolkit.discovery.tagged import TaggedResourcesReader
 from toolkit.errors import BadInput
 from toolkit.spec import LoadedSpec
 
@@ -46,6 +47,7 @@ READERS: tuple[type[Reader], ...] = (
     Route53Reader,
     ManagedServicesReader,
     CloudFrontReader,
+    TaggedResourcesReader,
 )
 
 

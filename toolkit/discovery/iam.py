@@ -23,6 +23,7 @@ IAM_PREFIX = {
     "stepfunctions": "states",
     "apigatewayv2": "apigateway",
     "efs": "elasticfilesystem",
+    "resourcegroupstaggingapi": "tag",
 }
 # (service, API operation) -> IAM action, where the action is not named after the operation.
 ACTION_OF = {
@@ -75,6 +76,7 @@ DISCOVER_ACTIONS = (
     "sqs:ListQueues",
     "states:ListStateMachines",
     "sts:GetCallerIdentity",
+    "tag:GetResources",
 )
 
 
