@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from toolkit.discovery.inventory import Inventory, Resource
-from toolkit.discovery.yamlout import Flow, Guess, dump, guesses, plain
+from toolkit.discovery.yamlout import Flow, Guess, dump, guesses
 from toolkit.errors import BadInput
 from toolkit.spec import parse_spec
 from toolkit.spec.checks import SUPPORTED_POSTGRES
@@ -78,11 +78,11 @@ def build(inventory: Inventory, wiring: Wiring) -> Draft:
     buckets = [_bucket(r) for r in inventory.of_type("AWS::S3::Bucket")]
     if buckets:
         data["buckets"] = buckets
-    dns = _dns(inventory, notes)
-    if dns:
-        data["dns"] = dns
+    zone = _main_zone(inventory, notes)
+    if zone is not None:
+        data["dns"] = _dns(inventory, zone, notes)
     data["objectives"] = Guess(Flow(rto="5m", rpo="0s"), "the toolkit's defaults: set your own")
-    data["targets"] = {"aws": _aws_target(inventory, wiring, db_resource)}
+    data["targets"] = {"aws": _aws_target(inventory, wiring, db_resource, zone)}
     draft = Draft(text="", guesses=guesses(data), secrets=_secrets(data), notes=notes, data=data)
     draft.text = _header(inventory, draft) + "\n".join(dump(data)) + "\n"
     check(draft.text)
@@ -232,15 +232,18 @@ def _bucket(resource: Resource) -> dict[str, Any]:
     )
 
 
-def _dns(inventory: Inventory, notes: list[str]) -> dict[str, Any] | None:
+def _main_zone(inventory: Inventory, notes: list[str]) -> Resource | None:
+    """The public zone with the most records pointing at the app (the spec carries one zone)."""
     zones = [z for z in inventory.of_type("AWS::Route53::HostedZone") if not z.properties.get("private")]
-    if not zones:
-        return None
     app = _app_addresses(inventory)
     zones.sort(key=lambda z: (-sum(_points_at_app(r, app) for r in z.properties["records"]), z.name))
-    zone = zones[0]
     for other in zones[1:]:
         notes.append(f"hosted zone {other.name} ({other.items} records): the spec carries one zone")
+    return zones[0] if zones else None
+
+
+def _dns(inventory: Inventory, zone: Resource, notes: list[str]) -> dict[str, Any]:
+    app = _app_addresses(inventory)
     origin = zone.name.rstrip(".").lower() + "."
     records: list[Any] = []
     seen: set[tuple[str, str]] = set()
@@ -309,7 +312,9 @@ def _txt(value: str) -> str:
     return "".join(re.sub(r"\\(.)", r"\1", p) for p in parts) if parts else value
 
 
-def _aws_target(inventory: Inventory, wiring: Wiring, db: Resource | None) -> dict[str, Any]:
+def _aws_target(
+    inventory: Inventory, wiring: Wiring, db: Resource | None, zone: Resource | None
+) -> dict[str, Any]:
     region = db.region if db is not None else wiring.region
     target: dict[str, Any] = {"region": region}
     if wiring.endpoint:
@@ -319,11 +324,8 @@ def _aws_target(inventory: Inventory, wiring: Wiring, db: Resource | None) -> di
     resources: dict[str, Any] = {}
     if db is not None and db.type == "AWS::RDS::DBInstance":
         resources["db_instance"] = db.name
-    zones = [z for z in inventory.of_type("AWS::Route53::HostedZone") if not z.properties.get("private")]
-    dns_zone = plain(_dns(inventory, []) or {}).get("zone")
-    for zone in zones:
-        if zone.name.lower().rstrip(".") + "." == dns_zone:
-            resources["hosted_zone_id"] = zone.properties["id"]
+    if zone is not None:
+        resources["hosted_zone_id"] = zone.properties["id"]
     instances = [r.name for r in inventory.of_type("AWS::EC2::Instance") if r.region == region]
     if instances:
         resources["instances"] = instances
