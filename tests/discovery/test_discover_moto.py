@@ -70,28 +70,9 @@ def test_account_with_supported_and_unsupported_services(account: dict[str, Any]
     user_spec = tmp_path / "service.yaml"
     user_spec.write_text("# the user's own spec, never overwritten\n")
     env = {**MOTO_CREDENTIALS, "SHOP_DB_PASSWORD": "p1", "SHOP_DB_ADMIN_PASSWORD": "p2"}
-    done = subprocess.run(
-        [
-            str(TOOLKIT),
-            "discover",
-            "--from",
-            "aws",
-            "--endpoint",
-            account["endpoint"],
-            "--region",
-            REGION,
-            "--bandwidth",
-            "8Mbit/s",
-            "-o",
-            str(user_spec),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env={**_base_env(), **env},
-        cwd=tmp_path,
-        timeout=300,
-    )
+    discover_args = ["--region", REGION, "--bandwidth", "8Mbit/s", "-o", str(user_spec), "--json"]
+    done = toolkit_cli("discover", "--from", "aws", "--endpoint", account["endpoint"], *discover_args,
+                       env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     report = result["report"]
@@ -130,13 +111,7 @@ def test_account_with_supported_and_unsupported_services(account: dict[str, Any]
     draft = Path(result["draft"]["path"])
     assert draft == tmp_path / "service.discovered.yaml"
     (tmp_path / "start").write_text("")  # nothing else is needed: app.source is the draft's folder
-    validated = subprocess.run(
-        [str(TOOLKIT), "validate", "--spec", str(draft)],
-        capture_output=True,
-        text=True,
-        env={**_base_env(), **env},
-        timeout=120,
-    )
+    validated = toolkit_cli("validate", "--spec", str(draft), env=env)
     assert validated.returncode == 0, validated.stdout + validated.stderr + draft.read_text()
     text = draft.read_text()
     for guessed in (
@@ -170,22 +145,8 @@ def test_account_with_supported_and_unsupported_services(account: dict[str, Any]
 
 
 def test_the_table_on_a_terminal(account: dict[str, Any], tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            str(TOOLKIT),
-            "discover",
-            "--from",
-            "aws",
-            "--endpoint",
-            account["endpoint"],
-            "-o",
-            str(tmp_path / "draft.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        env={**_base_env(), **MOTO_CREDENTIALS, "COLUMNS": "200"},
-        timeout=300,
-    )
+    done = toolkit_cli("discover", "--from", "aws", "--endpoint", account["endpoint"],
+                       "-o", str(tmp_path / "draft.yaml"), env={**MOTO_CREDENTIALS, "COLUMNS": "200"})
     assert done.returncode == 0, done.stderr
     assert "AWS service" in done.stdout and "none: needs a plan" in done.stdout
     assert "No bare-metal equivalent, needs a plan: Cognito, DynamoDB, Lambda, SNS, SQS" in done.stdout
@@ -333,7 +294,10 @@ class _Raw:
         yield self.body
 
 
-def _base_env() -> dict[str, str]:
+def toolkit_cli(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``toolkit ARGS`` with ``env`` and none of this machine's own AWS settings."""
     import os
 
-    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.run([str(TOOLKIT), *args], capture_output=True, text=True, env={**clean, **env},
+                          cwd=cwd, timeout=300)
