@@ -165,7 +165,8 @@ def test_policies_are_printed(capsys: pytest.CaptureFixture[str], spec_dir: Path
     ), "discover must only read"
 
 
-def test_discover_needs_a_source(capsys: pytest.CaptureFixture[str]) -> None:
+def test_discover_needs_a_source_and_an_account(capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["discover"])
     assert exit_.value.code == 2
@@ -174,3 +175,10 @@ def test_discover_needs_a_source(capsys: pytest.CaptureFixture[str]) -> None:
         main(["discover", "--from", "aws", "--bandwidth", "fast"])
     assert exit_.value.code == 2
     assert "--bandwidth 'fast' is not a bandwidth" in capsys.readouterr().err
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "a-key-for-nothing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "a-secret-for-nothing")
+    with pytest.raises(SystemExit) as exit_:
+        main(["discover", "--from", "aws", "--endpoint", "http://127.0.0.1:9", "-o", str(tmp_path / "d.yml")])
+    assert exit_.value.code == 3
+    assert "cannot reach the AWS APIs: Could not connect to the endpoint URL" in capsys.readouterr().err
+    assert not (tmp_path / "d.yml").exists()

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from toolkit import interface
-from toolkit.cli import EXIT_CODES, cli, emit_json, json_option, spec_option
+from toolkit.cli import EXIT_CODES, cli, emit_json, json_option
 from toolkit.cli.progress import event_view
 from toolkit.errors import CheckFailed
 
@@ -54,7 +54,9 @@ from toolkit.errors import CheckFailed
     default=None,
     help="Print the least-privilege IAM policy a command needs (scoped by --spec) and exit.",
 )
-@spec_option
+@click.option("--spec", "spec_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A service spec whose targets.aws says how to reach the account (default: boto3's own "
+              "settings); with --iam-policy migrate, the spec to scope the policy to.")
 @json_option
 def discover(
     source: str | None,
