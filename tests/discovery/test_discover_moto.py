@@ -157,8 +157,11 @@ def test_every_call_made_is_in_the_discover_policy(account: dict[str, Any]) -> N
     made: set[str] = set()
     for storage_metrics in (False, True):  # buckets listed, then sized from CloudWatch
         session = session_for(account["endpoint"])
-        run(session, storage_metrics=storage_metrics)
+        result = run(session, storage_metrics=storage_metrics)
         made |= {iam.iam_action(service, operation) for service, operation in session.calls}
+        [files] = [b for b in result.inventory.of_type("AWS::S3::Bucket") if b.name == "shop-files"]
+        source = "CloudWatch storage metrics" if storage_metrics else "listing"
+        assert (files.items, files.size_source) == (2, source)  # moto's metrics count objects, not bytes
     assert made, "no call was recorded: the check would prove nothing"
     assert made <= iam.actions("discover"), sorted(made - iam.actions("discover"))
     # Every family was read, so the policy is the calls and nothing more (least privilege).
