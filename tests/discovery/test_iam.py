@@ -175,6 +175,10 @@ def test_discover_needs_a_source_and_an_account(capsys: pytest.CaptureFixture[st
         main(["discover", "--from", "aws", "--bandwidth", "fast"])
     assert exit_.value.code == 2
     assert "--bandwidth 'fast' is not a bandwidth" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["discover", "--from", "aws", "--region", "eu-west-1", "--region", "Atlantis"])
+    assert exit_.value.code == 2
+    assert "--region 'Atlantis' is not an AWS region like eu-west-1" in capsys.readouterr().err
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "a-key-for-nothing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "a-secret-for-nothing")
     with pytest.raises(SystemExit) as exit_:

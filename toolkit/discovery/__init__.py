@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from toolkit.runs import Listener, Run
 
 log = logging.getLogger(__name__)
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")  # as the spec's targets.aws.region
 
 READERS: tuple[type[Reader], ...] = (
     Ec2Reader,
@@ -137,6 +139,10 @@ def run_discovery(
 
     if page_size is not None and page_size < 1:
         raise BadInput("--page-size must be at least 1")
+    for region in regions or []:
+        if not REGION.match(region):
+            raise BadInput(f"--region {region!r} is not an AWS region like eu-west-1")
+    reporting.bandwidth_bytes(bandwidth)  # bad input fails before the run begins
     access, wiring = connect(loaded, region=regions[0] if regions else None, endpoint=endpoint)
     session = DiscoverySession(access, page_size=page_size)
     regions = regions or [access.region]
