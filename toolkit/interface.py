@@ -98,8 +98,8 @@ def discover(source: str = "aws", *, spec_path: Path | str | None = None, region
     """Read a live AWS account (read-only), write a draft spec beside ``output`` and report the lock-in.
 
     The account is reached as the spec's ``targets.aws`` says (``spec_path``), else with boto3's
-    own credentials and ``$AWS_ENDPOINT_URL``. ``output`` (default ``./service.yaml``) is never
-    overwritten: a taken name gets ``.discovered`` before its suffix. A run of its own (kind
+    own credentials and ``$AWS_ENDPOINT_URL``. ``output`` (default: the spec, else ``./service.yaml``)
+    is never overwritten: a taken name gets ``.discovered`` before its suffix. A run of its own (kind
     ``discover``): one step per service family; its directory keeps the result as JSON.
     """
     from toolkit.discovery import run_discovery
@@ -107,8 +107,9 @@ def discover(source: str = "aws", *, spec_path: Path | str | None = None, region
     if source != "aws":
         raise BadInput(f"--from {source!r}: only aws can be discovered")
     loaded = load_spec(spec_path, check_environment=False) if spec_path is not None else None
+    default = loaded.path if loaded is not None else Path.cwd() / "service.yaml"  # the draft goes beside
     return run_discovery(loaded, regions=regions, endpoint=endpoint,
-                         output=Path(output) if output is not None else Path.cwd() / "service.yaml",
+                         output=Path(output) if output is not None else default,
                          bandwidth=bandwidth, page_size=page_size, storage_metrics=storage_metrics,
                          listeners=listeners or [])
 

@@ -22,6 +22,8 @@ from botocore.awsrequest import AWSResponse
 
 from tests.discovery.seed import ALTERNATIVES, REGION, SECRET_VALUE, UNSUPPORTED, ZONE, seed_account
 from tests.fixtures.moto import MOTO_CREDENTIALS, moto_client
+from tests.stacks.specdir import make_spec
+from toolkit import interface
 from toolkit.discovery import Discovery, discover, iam
 from toolkit.discovery.draft import Wiring
 from toolkit.discovery.session import DiscoverySession
@@ -304,3 +306,14 @@ def toolkit_cli(*args: str, env: dict[str, str], cwd: Path | None = None) -> sub
     clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     return subprocess.run([str(TOOLKIT), *args], capture_output=True, text=True, env={**clean, **env},
                           cwd=cwd, timeout=300)
+
+
+def test_with_a_spec_the_draft_goes_beside_it(account: dict[str, Any], tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = make_spec(tmp_path / "spec", monkeypatch)
+    before = spec.read_text()
+    result = interface.discover("aws", spec_path=spec, endpoint=account["endpoint"])
+    assert result.draft.path == spec.parent / "service.discovered.yaml"
+    assert spec.read_text() == before
+    # The spec's own credentials (environment variables), not values.
+    assert "secret_access_key: {env: AWS_SECRET_ACCESS_KEY}" in result.draft.path.read_text()

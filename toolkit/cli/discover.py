@@ -31,8 +31,8 @@ from toolkit.errors import CheckFailed
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Draft spec file (default ./service.yaml); an existing file is never overwritten, the "
-    "draft goes beside it.",
+    help="Draft spec file (default: --spec, else ./service.yaml); an existing file is never "
+    "overwritten, the draft goes beside it.",
 )
 @click.option(
     "--bandwidth",
