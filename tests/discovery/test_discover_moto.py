@@ -86,6 +86,8 @@ def test_account_with_supported_and_unsupported_services(account: dict[str, Any]
         assert services[name]["baremetal"] == "none: needs a plan"
     for name in ALTERNATIVES:
         assert services[name]["status"] == "alternative", services[name]
+    for name in ("KMS", "RDS (other)"):  # alternatives in the table, but no role takes them over
+        assert services[name]["baremetal"] == "none: needs a plan"
     for name in (
         "EC2",
         "EC2 Auto Scaling",

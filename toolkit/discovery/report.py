@@ -126,7 +126,9 @@ def build(inventory: Inventory, bandwidth: str = DEFAULT_BANDWIDTH) -> LockinRep
             )
         else:
             key = entry.aws
-            baremetal = NEEDS_A_PLAN if entry.status == Status.NONE else entry.baremetal
+            # No role takes it over (KMS, RDS for MySQL too): the user needs a plan of their own.
+            nothing = entry.status == Status.NONE or entry.baremetal in ("none", "-")
+            baremetal = NEEDS_A_PLAN if nothing else entry.baremetal
             row = rows.setdefault(key, ServiceRow(entry.aws, str(entry.status), baremetal, entry.caveat))
         row.resources.append(resource)
     order = {"none": 0, "review": 1, "alternative": 2, "equivalent": 3, "supporting": 4}
