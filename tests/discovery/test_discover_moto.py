@@ -73,8 +73,9 @@ def test_account_with_supported_and_unsupported_services(account: dict[str, Any]
     user_spec.write_text("# the user's own spec, never overwritten\n")
     env = {**MOTO_CREDENTIALS, "SHOP_DB_PASSWORD": "p1", "SHOP_DB_ADMIN_PASSWORD": "p2"}
     discover_args = ["--region", REGION, "--bandwidth", "8Mbit/s", "-o", str(user_spec), "--json"]
-    done = toolkit_cli("discover", "--from", "aws", "--endpoint", account["endpoint"], *discover_args,
-                       env=env, cwd=tmp_path)
+    done = toolkit_cli(
+        "discover", "--from", "aws", "--endpoint", account["endpoint"], *discover_args, env=env, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     report = result["report"]
@@ -149,8 +150,16 @@ def test_account_with_supported_and_unsupported_services(account: dict[str, Any]
 
 
 def test_the_table_on_a_terminal(account: dict[str, Any], tmp_path: Path) -> None:
-    done = toolkit_cli("discover", "--from", "aws", "--endpoint", account["endpoint"],
-                       "-o", str(tmp_path / "draft.yaml"), env={**MOTO_CREDENTIALS, "COLUMNS": "200"})
+    done = toolkit_cli(
+        "discover",
+        "--from",
+        "aws",
+        "--endpoint",
+        account["endpoint"],
+        "-o",
+        str(tmp_path / "draft.yaml"),
+        env={**MOTO_CREDENTIALS, "COLUMNS": "200"},
+    )
     assert done.returncode == 0, done.stderr
     assert "AWS service" in done.stdout and "none: needs a plan" in done.stdout
     assert "No bare-metal equivalent, needs a plan: Cognito, DynamoDB, Lambda, SNS, SQS" in done.stdout
@@ -304,12 +313,14 @@ def toolkit_cli(*args: str, env: dict[str, str], cwd: Path | None = None) -> sub
     import os
 
     clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    return subprocess.run([str(TOOLKIT), *args], capture_output=True, text=True, env={**clean, **env},
-                          cwd=cwd, timeout=300)
+    return subprocess.run(
+        [str(TOOLKIT), *args], capture_output=True, text=True, env={**clean, **env}, cwd=cwd, timeout=300
+    )
 
 
-def test_with_a_spec_the_draft_goes_beside_it(account: dict[str, Any], tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_with_a_spec_the_draft_goes_beside_it(
+    account: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec = make_spec(tmp_path / "spec", monkeypatch)
     before = spec.read_text()
     result = interface.discover("aws", spec_path=spec, endpoint=account["endpoint"])

@@ -165,8 +165,9 @@ def test_policies_are_printed(capsys: pytest.CaptureFixture[str], spec_dir: Path
     ), "discover must only read"
 
 
-def test_discover_needs_a_source_and_an_account(capsys: pytest.CaptureFixture[str],
-                                                 monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_discover_needs_a_source_and_an_account(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["discover"])
     assert exit_.value.code == 2

@@ -54,9 +54,14 @@ from toolkit.errors import CheckFailed
     default=None,
     help="Print the least-privilege IAM policy a command needs (scoped by --spec) and exit.",
 )
-@click.option("--spec", "spec_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="A service spec whose targets.aws says how to reach the account (default: boto3's own "
-              "settings); with --iam-policy migrate, the spec to scope the policy to.")
+@click.option(
+    "--spec",
+    "spec_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A service spec whose targets.aws says how to reach the account (default: boto3's own "
+    "settings); with --iam-policy migrate, the spec to scope the policy to.",
+)
 @json_option
 def discover(
     source: str | None,
