@@ -51,15 +51,23 @@ def build(found: Inventory) -> draft.Draft:
 
 def test_records_become_spec_records() -> None:
     app = Resource("AWS::EC2::Instance", "i-1", "eu-west-1", {"addresses": ["203.0.113.7", "10.0.0.7"]})
+    balancer = Resource(
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "web",
+        "eu-west-1",
+        {"dns_name": "web-1.eu-west-1.elb.amazonaws.com"},
+    )
     result = build(
         inventory(
             app,
+            balancer,
             zone(
                 [
                     record(ZONE, "SOA", ["ns.awsdns. hostmaster. 1 7200 900 1209600 86400"], 900),
                     record(ZONE, "NS", ["ns-1.awsdns-1.org."], 172800),
                     record(ZONE, "A", ["203.0.113.7"], 60),
                     record(f"api.{ZONE}", "A", ["198.51.100.1"], 60),
+                    record(f"www.{ZONE}", "CNAME", ["web-1.eu-west-1.elb.amazonaws.com."], 300),
                     record(ZONE, "TXT", ['"v=spf1 " "-all"', '"say \\"hi\\""'], 3600),
                     record(f"cdn.{ZONE}", "A", [], None, alias="d111.cloudfront.net."),
                     record(f"w.{ZONE}", "A", ["198.51.100.2"], 60, set_identifier="blue"),
@@ -74,6 +82,7 @@ def test_records_become_spec_records() -> None:
     assert records == [
         {"name": "@", "type": "A", "target": "app", "ttl": 60},
         {"name": "api", "type": "A", "values": ["198.51.100.1"], "ttl": 60},
+        {"name": "www", "type": "CNAME", "target": "app", "ttl": 300},
         {"name": "@", "type": "TXT", "values": ["v=spf1 -all", 'say "hi"'], "ttl": 3600},
         {"name": "w", "type": "A", "values": ["198.51.100.2"], "ttl": 60},
         {"name": "sub", "type": "NS", "values": ["ns1.elsewhere.net."], "ttl": 3600},

@@ -280,6 +280,8 @@ def _host(name: str) -> str:
 def _points_at_app(record: dict[str, Any], app: set[str]) -> bool:
     if record["alias"]:
         return _host(record["alias"]) in app
+    if record["type"] == "CNAME":  # to the load balancer's name
+        return len(record["values"]) == 1 and _host(record["values"][0]) in app
     return record["type"] in ("A", "AAAA") and bool(record["values"]) and set(record["values"]) <= app
 
 
