@@ -232,6 +232,7 @@ def test_a_new_release_rolls_through_the_group(run: OfflineRun, tmp_path: Path,
     refresh = one(run, "aws:autoscaling/group:Group").inputs["instanceRefresh"]
     assert refresh["strategy"] == "Rolling"
     assert refresh["preferences"]["minHealthyPercentage"] == 100  # launch before terminate
+    assert refresh["preferences"]["maxHealthyPercentage"] == 200
     # Changed code: another release, hence another launch template and bootstrap.
     spec = make_spec(tmp_path, monkeypatch)
     (spec.parent / "refservice" / "changed.py").write_text("VERSION = 2\n")

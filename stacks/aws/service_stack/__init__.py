@@ -2,14 +2,14 @@
 
 ``ServiceStack`` wires the parts together; each part is its own component:
 
-| component      | module          | AWS resources                                              |
-|----------------|-----------------|------------------------------------------------------------|
-| Network        | network         | VPC, subnets in two zones, NAT, security groups and rules  |
-| Database       | database        | RDS for PostgreSQL, parameter group (logical replication)  |
-| Objects        | objects         | S3 buckets: versioned, encrypted, public access blocked    |
-| AppServers     | app_servers     | EC2 instances, instance role, SSM secrets, app archive     |
-| LoadBalancer   | load_balancer   | ALB, imported ACM certificate, HTTPS + HTTP->HTTPS         |
-| Dns            | dns             | Route53 zone and records (alias records to the ALB)        |
+| component    | module        | AWS resources                                                  |
+|--------------|---------------|----------------------------------------------------------------|
+| Network      | network       | VPC over two zones, NAT per zone, S3 endpoint, security groups |
+| Database     | database      | RDS for PostgreSQL (Multi-AZ), logical replication parameters  |
+| Objects      | objects       | S3 buckets: versioned, encrypted, public access blocked        |
+| AppServers   | app_servers   | Auto Scaling group, bootstrap instance, roles, SSM, archive    |
+| LoadBalancer | load_balancer | ALB, a target group per app port, imported ACM certificate     |
+| Dns          | dns           | Route53 zone and records (alias records to the ALB)            |
 """
 
 from __future__ import annotations
