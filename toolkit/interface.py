@@ -71,6 +71,22 @@ def provision(target: str, spec_path: Path | str | None = None, *, check: bool =
     raise BadInput(f"unknown target {target!r} (baremetal or aws)")
 
 
+def aws_migration_ingress_open(cidr: str, spec_path: Path | str | None = None, *, check: bool = False,
+                               stack: str | None = None) -> ProvisionResult:
+    """Open the AWS database to the bare-metal subscriber at ``cidr`` (before replication)."""
+    from toolkit.targets.aws.ingress import open_ingress
+
+    return open_ingress(load_spec(spec_path), cidr, check=check, stack=stack)
+
+
+def aws_migration_ingress_close(spec_path: Path | str | None = None, *, check: bool = False,
+                                stack: str | None = None) -> ProvisionResult:
+    """Close the AWS database to the subscriber again (after the cutover or a rollback)."""
+    from toolkit.targets.aws.ingress import close_ingress
+
+    return close_ingress(load_spec(spec_path), check=check, stack=stack)
+
+
 def parity(spec_path: Path | str | None = None, *, playbooks_dir: Path | None = None) -> ParityReport:
     """Compare the AWS and bare-metal realizations of the spec; ``report.ok`` is the verdict."""
     from toolkit.parity import run_parity

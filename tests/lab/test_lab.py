@@ -20,9 +20,13 @@ from refservice import canonical
 from tests.fixtures import lab_states
 from tests.fixtures.lab import baremetal_hosts, lab_host, lab_ssh
 from toolkit import interface, ssh
+from toolkit.lab import aws_side
 from toolkit.lab import hosts as lab_hosts
 from toolkit.lab.keys import ssh_keypair
 from toolkit.lab.record import RECORD, LabRecord
+from toolkit.spec import load_spec
+from toolkit.targets.aws import boot
+from toolkit.targets.aws.program import default_stack
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(900)]
 
@@ -133,6 +137,55 @@ def test_app_answers_with_the_digest_of_the_seeded_data(lab: dict[str, Any]) -> 
     assert seeded == 300 and n_rows >= seeded and n_objects >= seeded
     assert {row["object_key"] for row in rows} <= set(keys)  # every row's file is in the bucket
     assert all(row["object_sha256"] == dict(objects)[row["object_key"]] for row in rows)
+
+
+def test_aws_app_runs_the_stacks_own_user_data(lab: dict[str, Any]) -> None:
+    """The AWS side's app host booted from the scripts the Pulumi program gives EC2 (issue 16)."""
+    spec = load_spec(lab["spec"]).spec
+    db = spec.targets.aws.database_endpoint  # type: ignore[union-attr]
+    plan = boot.boot_plan(spec, stack=default_stack(spec), source=Path(spec.app.source),
+                          artifact_bucket=aws_side.ARTIFACT_BUCKET, database_address=db.host,  # type: ignore[union-attr]
+                          database_port=db.port)  # type: ignore[union-attr]
+    upper = Path(lab["dir"]) / "hosts" / "aws-app" / "upper"
+    ran = {path.name: path.read_text() for path in (upper / aws_side.USER_DATA_DIR.lstrip("/")).iterdir()}
+    assert ran == {"10-bootstrap": boot.render_bootstrap_user_data(plan),
+                   "20-app-server": boot.render_user_data(plan)}
+    # The bootstrap recorded the release it prepared, from the archive named by that release.
+    ssm, s3 = aws(lab, "ssm"), aws(lab, "s3")
+    assert ssm.get_parameter(Name=plan.parameter(boot.RELEASE))["Parameter"]["Value"] == plan.release
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=plan.artifact_bucket)["Contents"]]
+    assert keys == [plan.artifact_key] == [f"app/refservice-{plan.release}.zip"]
+    # The secrets came from SSM parameters (SecureString); the scripts hold none of them.
+    owner = ssm.get_parameter(Name=plan.parameter(boot.OWNER_PASSWORD), WithDecryption=True)["Parameter"]
+    assert owner["Type"] == "SecureString"
+    assert owner["Value"] == (Path(lab["dir"]) / "secrets" / "db_owner_password").read_text().strip()
+    assert all(owner["Value"] not in script for script in ran.values())
+    # The app runs as the user the user data made, and answers.
+    init = lab_hosts.container_init(lab_host(lab, "aws-app")["pid"])
+    assert init is not None
+    for port in spec.app.ports:
+        user = lab_hosts.exec_in(init, ["systemctl", "show", "-P", "User", f"refservice@{port}.service"],
+                                 what="reading the app's unit")
+        assert user.stdout.strip() == "refservice"
+        with urllib.request.urlopen(f"http://{lab_host(lab, 'aws-app')['address']}:{port}/healthz",
+                                    timeout=10) as response:
+            assert response.status == 200
+
+
+def test_bootstrap_made_the_owner_and_the_admin_its_member(lab: dict[str, Any]) -> None:
+    """What RDS does not make, the stack's bootstrap made: owner, membership, extensions, schema."""
+    spec = spec_of(lab)
+    with psycopg.connect(lab["source_dsn"], passfile=lab["pgpassfile"], connect_timeout=5) as conn:
+        owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database "
+                             "WHERE datname = current_database()").fetchone()
+        assert owner == (spec["database"]["owner"]["name"],)
+        assert conn.execute("SELECT pg_has_role(%s, %s, 'MEMBER')",
+                            (spec["database"]["admin"]["name"], spec["database"]["owner"]["name"])
+                            ).fetchone() == (True,)
+        extensions = {row[0] for row in conn.execute("SELECT extname FROM pg_extension").fetchall()}
+        assert set(spec["database"]["extensions"]) <= extensions
+        assert conn.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'notes'").fetchone() == (
+            spec["database"]["owner"]["name"],)
 
 
 def test_moto_is_seeded(lab: dict[str, Any]) -> None:

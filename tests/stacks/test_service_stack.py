@@ -6,7 +6,7 @@ different stack config do not share Pulumi's global state.
 
 from __future__ import annotations
 
-import json
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -126,11 +126,19 @@ def test_security_groups_are_least_privilege(run: OfflineRun) -> None:
     ]
     open_to_all = {group for group, *_, source in rules if source == "0.0.0.0/0"}
     assert open_to_all == {"alb"}
-    instance = run.of_type("aws:ec2/instance:Instance")[0].inputs
-    assert [group_of(run, g) for g in instance["vpcSecurityGroupIds"]] == ["app"]
-    assert instance["associatePublicIpAddress"] is False
-    assert instance["metadataOptions"]["httpTokens"] == "required"
-    assert instance["rootBlockDevice"]["encrypted"] is True
+    template = one(run, "aws:ec2/launchTemplate:LaunchTemplate").inputs
+    assert [group_of(run, g) for g in template["vpcSecurityGroupIds"]] == ["app"]
+    assert template["metadataOptions"]["httpTokens"] == "required"
+    assert template["blockDeviceMappings"][0]["ebs"]["encrypted"] == "true"
+    assert "networkInterfaces" not in template  # no public address: the group's subnets are private
+    subnets = run.of_type("aws:ec2/subnet:Subnet")
+    private = {f"{s.name}-id" for s in subnets if s.inputs["tags"]["tier"] == "private"}
+    assert set(one(run, "aws:autoscaling/group:Group").inputs["vpcZoneIdentifiers"]) == private
+    bootstrap = one(run, "aws:ec2/instance:Instance").inputs
+    assert [group_of(run, g) for g in bootstrap["vpcSecurityGroupIds"]] == ["app"]
+    assert bootstrap["associatePublicIpAddress"] is False and bootstrap["subnetId"] in private
+    assert bootstrap["metadataOptions"]["httpTokens"] == "required"
+    assert bootstrap["rootBlockDevice"]["encrypted"] is True
 
 
 def test_migration_ingress_is_off_by_default_and_on_by_config(runs: dict[str, OfflineRun]) -> None:
@@ -156,11 +164,14 @@ def test_alb_serves_https_with_the_imported_certificate_and_redirects_http(run: 
     assert listeners[443]["defaultActions"][0]["type"] == "forward"
     redirect = listeners[80]["defaultActions"][0]
     assert redirect["type"] == "redirect" and redirect["redirect"]["protocol"] == "HTTPS"
-    ports = sorted(
-        a.inputs["port"] for a in run.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment")
-    )
-    assert ports == [8000, 8000, 8001, 8001]  # two instances, two processes each
-    assert one(run, "aws:lb/targetGroup:TargetGroup").inputs["healthCheck"]["path"] == "/healthz"
+    groups = run.of_type("aws:lb/targetGroup:TargetGroup")
+    assert sorted(g.inputs["port"] for g in groups) == [8000, 8001]  # every app process is a target
+    assert {g.inputs["healthCheck"]["path"] for g in groups} == {"/healthz"}
+    forwarded = listeners[443]["defaultActions"][0]["forward"]["targetGroups"]
+    scaling = one(run, "aws:autoscaling/group:Group").inputs
+    arns = {g.name: f"arn:aws:targetgroup:us-east-1:123456789012:{g.name}" for g in groups}
+    assert sorted(t["arn"] for t in forwarded) == sorted(scaling["targetGroupArns"]) == sorted(arns.values())
+    assert scaling["healthCheckType"] == "ELB" and scaling["desiredCapacity"] == 2
 
 
 def test_dns_records_point_at_the_load_balancer(run: OfflineRun) -> None:
@@ -175,16 +186,59 @@ def test_dns_records_point_at_the_load_balancer(run: OfflineRun) -> None:
     assert records[("refservice.example", "MX")]["records"] == ["10 mail.refservice.example."]
 
 
+def user_data(run: OfflineRun) -> tuple[str, str]:
+    """(the app servers' user data, the bootstrap's)."""
+    template = one(run, "aws:ec2/launchTemplate:LaunchTemplate").inputs
+    bootstrap = one(run, "aws:ec2/instance:Instance").inputs
+    return base64.b64decode(template["userData"]).decode(), bootstrap["userData"]
+
+
 def test_user_data_installs_and_starts_the_app_without_secrets(run: OfflineRun) -> None:
-    user_data = run.of_type("aws:ec2/instance:Instance")[0].inputs["userData"]
-    assert "systemctl enable --now refservice@8000.service refservice@8001.service" in user_data
-    assert "ExecStart=/usr/bin/env gunicorn --bind 0.0.0.0:%i" in user_data
-    assert "aws ssm get-parameter" in user_data and "--with-decryption" in user_data
-    assert 'REFSERVICE_DATABASE_URL="host=refservice-db.mock' in user_data
-    recorded = json.dumps([r.inputs for r in run.resources]) + json.dumps(run.outputs)
-    for value in SECRET_VALUES.values():
-        assert value not in recorded
-    assert "PRIVATE KEY" not in recorded
+    app, bootstrap = user_data(run)
+    assert "systemctl enable --now refservice@8000.service refservice@8001.service" in app
+    assert "ExecStart=/usr/bin/env gunicorn --bind 0.0.0.0:%i" in app
+    assert "fetch parameter /refservice/refservice/database/owner-password" in app
+    assert 'REFSERVICE_DATABASE_URL="host=refservice-db.mock' in app
+    # The app waits for the bootstrap to have prepared its release.
+    release = run.outputs["appRelease"]
+    assert f"fetch wait-parameter /refservice/refservice/bootstrap/release {release}" in app
+    for script in (app, bootstrap):
+        for value in SECRET_VALUES.values():
+            assert value not in script
+
+
+def test_bootstrap_makes_the_owner_extensions_and_schema_once(run: OfflineRun) -> None:
+    _, bootstrap = user_data(run)
+    assert "fetch parameter /refservice/refservice/bootstrap/admin-password" in bootstrap
+    assert "-U toolkit_admin -d refservice" in bootstrap
+    for statement in ("CREATE ROLE %I LOGIN", 'GRANT :"owner" TO :"admin"', 'ALTER DATABASE :"dbname" OWNER',
+                      'CREATE EXTENSION IF NOT EXISTS "pgcrypto"'):
+        assert statement in bootstrap
+    assert "ExecStart=/usr/bin/env python3 -m refservice.schema" in bootstrap
+    assert "systemctl start refservice-schema.service" in bootstrap
+    assert bootstrap.index("refservice-schema.service\n") < bootstrap.index("fetch put-parameter")
+    assert one(run, "aws:ec2/instance:Instance").inputs["userDataReplaceOnChange"] is True
+    # Once per service: one bootstrap instance, however many app servers.
+    assert len(run.of_type("aws:ec2/instance:Instance")) == 1
+
+
+def test_a_new_release_rolls_through_the_group(run: OfflineRun, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    release = run.outputs["appRelease"]
+    archive = one(run, "aws:s3/bucketObjectv2:BucketObjectv2").inputs["key"]
+    assert archive == f"app/refservice-{release}.zip"
+    app, bootstrap = user_data(run)
+    assert archive in app and archive in bootstrap
+    refresh = one(run, "aws:autoscaling/group:Group").inputs["instanceRefresh"]
+    assert refresh["strategy"] == "Rolling"
+    assert refresh["preferences"]["minHealthyPercentage"] == 100  # launch before terminate
+    assert refresh["preferences"]["maxHealthyPercentage"] == 200
+    # Changed code: another release, hence another launch template and bootstrap.
+    spec = make_spec(tmp_path, monkeypatch)
+    (spec.parent / "refservice" / "changed.py").write_text("VERSION = 2\n")
+    changed = run_offline(StackConfig.from_spec(load_spec(spec)))
+    assert changed.outputs["appRelease"] != release
+    assert user_data(changed)[0] != app
 
 
 def test_outputs_give_the_orchestrator_its_endpoints(run: OfflineRun) -> None:
@@ -199,7 +253,9 @@ def test_outputs_give_the_orchestrator_its_endpoints(run: OfflineRun) -> None:
         "hostedZoneId",
         "nameServers",
         "vpcId",
-        "appInstanceIds",
+        "appAutoScalingGroup",
+        "appRelease",
+        "bootstrapInstanceId",
         "dbRebootRequiredFor",
     ):
         assert outputs.get(key) not in (None, "", []), key

@@ -135,11 +135,7 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, rclone: Path, step:
 
     step(f"booting {len(containers)} hosts")
     hosts.ensure_inotify_instances()
-    app_plan = aws_side.AppPlan(
-        source=source, command=sample.app.command, ports=ports,
-        environment=dict(sample.app.environment), schema_command=sample.app.schema_command,
-        db_address=db.address, db_port=database.port, database=database.name,
-        owner=database.owner.name, moto_url=moto_url, bucket=sample.buckets[0].name)
+    app_host = aws_side.app_host(sample, source=source, moto_url=moto_url, db_address=db.address, creds=creds)
     for member in containers:
         dirs = hosts.HostDirs(directory / "hosts" / member.name)
         hosts.mount_overlay(dirs, rootfs, member.netns)
@@ -149,7 +145,7 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, rclone: Path, step:
                            authorized_key=operator_key if member.side == "baremetal" else None,
                            ssh_enabled=member.side == "baremetal")
         if member is app:
-            aws_side.install_app(dirs.root, app_plan, creds)
+            aws_side.install_user_data(dirs.root, app_host, creds)
         if member.side == "baremetal":
             snapshots.save_upper(record, snapshots.BOOTED, member)  # blank hosts, to return to
     for member in containers:
@@ -166,6 +162,7 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, rclone: Path, step:
         aws_side.wait_http(f"{moto_url}/moto-api/", what="moto", pid=moto.pid,
                            log_file=directory / "logs" / "moto.log")
         aws_side.create_buckets(moto_url, creds, [bucket.name for bucket in sample.buckets])
+        aws_side.seed_app_host(moto_url, creds, app_host)
         return aws_side.seed_moto(moto_url, creds, lab=record.name, spec=sample, app_address=app.address,
                                   instances={"aws-db": db.address, "aws-app": app.address},
                                   admin_password=creds.db_admin_password)
@@ -175,9 +172,8 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, rclone: Path, step:
         aws_side.setup_source_database(db_init, hosts.HostDirs(directory / "hosts" / "aws-db").root,
                                        aws_side.DatabasePlan(
                                            address=db.address, subnet=str(subnet), port=database.port,
-                                           name=database.name, owner=database.owner.name,
-                                           admin=admin, extensions=list(database.extensions),
-                                           locale=database.locale), creds)
+                                           name=database.name, admin=admin, locale=database.locale),
+                                       creds)
 
     # moto takes seconds to import; the database is set up meanwhile.
     step("moto seeded (S3, RDS, EC2, Route53) and the source PostgreSQL on aws-db")
@@ -188,9 +184,9 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, rclone: Path, step:
     record.aws.update(seeded)
     record.save()
 
-    step("reference app on aws-app, and its data")
+    step("aws-app boots from the AWS stack's user data (bootstrap, then the app), and the data")
     app_init = hosts.wait_for_boot(_pid(app), host="aws-app", log_file=directory / "logs" / "aws-app.log")
-    aws_side.apply_schema(app_init, app_plan)
+    aws_side.run_user_data(app_init, directory / "logs" / "aws-app-user-data.log")
     app_url = f"http://{app.address}:{ports[0]}"
     for port in ports:
         aws_side.wait_http(f"http://{app.address}:{port}/healthz", what=f"the app on aws-app:{port}",

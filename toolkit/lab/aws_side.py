@@ -2,9 +2,12 @@
 
 The source database is modelled on RDS: the migration reaches it only over PostgreSQL and the
 AWS APIs. Its hosts have SSH masked; the lab manages them through ``nsenter`` (hosts.exec_in).
-The admin role gets what an RDS master user has (CREATEDB, CREATEROLE, and REPLICATION standing
-in for ``rds_replication``), and is a member of the service's owner role as an RDS master user
-can make itself, so it can publish the service's tables; it is never a superuser.
+The lab makes what RDS makes: the admin role with what an RDS master user has (CREATEDB,
+CREATEROLE, and REPLICATION standing in for ``rds_replication``; never a superuser) and the
+database. The app host then boots from the AWS stack's own user data
+(``toolkit.targets.aws.boot``), with its parameters and archive in moto: its bootstrap creates
+the owner role, makes the admin a member of it (so it can publish the service's tables), creates
+the extensions and runs the schema step, and its app-server script starts the app.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import json
 import logging
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -25,17 +27,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit.errors import CheckFailed
+from toolkit.errors import CheckFailed, EnvironmentNotReady
 from toolkit.lab import hosts
 from toolkit.lab.artifacts import AWS_REGION, DB_INSTANCE, MOTO_PORT, Secrets, zone_of
 from toolkit.spec import Spec
+from toolkit.targets.aws import boot
+from toolkit.targets.aws.boot import BootPlan, boot_plan
+from toolkit.targets.aws.program import default_stack
 
 log = logging.getLogger(__name__)
 
 PG_VERSION = 15
 PG_CLUSTER = "main"
-WWW_DATA = 33  # fixed by Debian's base-passwd
-APP_DIR = "/opt/refservice"
 SEED_NOTES = 300
 
 
@@ -87,14 +90,15 @@ class DatabasePlan:
     subnet: str
     port: int
     name: str
-    owner: str
     admin: str
-    extensions: list[str]
     locale: str
 
 
 def setup_source_database(init_pid: int, root: Path, plan: DatabasePlan, creds: Secrets) -> None:
-    """Create the cluster (wal_level=logical, listening on the lab), the roles and the database."""
+    """What RDS makes: the cluster (wal_level=logical, on the lab), the master user, the database.
+
+    The owner role, its grants and the extensions are the bootstrap's (``boot_app_host``).
+    """
     conf_dir = f"/etc/postgresql/{PG_VERSION}/{PG_CLUSTER}"
     hosts.exec_in(init_pid, ["pg_createcluster", "--locale", plan.locale, "--encoding", "UTF8",
                              "--port", str(plan.port), str(PG_VERSION), PG_CLUSTER],
@@ -114,81 +118,106 @@ def setup_source_database(init_pid: int, root: Path, plan: DatabasePlan, creds: 
     hosts.exec_in(init_pid, ["systemctl", "start", f"postgresql@{PG_VERSION}-{PG_CLUSTER}.service"],
                   what="starting PostgreSQL on aws-db", timeout=120)
     sql = [
-        f"CREATE ROLE {plan.owner} LOGIN PASSWORD {_literal(creds.db_owner_password)};",
         f"CREATE ROLE {plan.admin} LOGIN PASSWORD {_literal(creds.db_admin_password)} "
         "NOSUPERUSER CREATEDB CREATEROLE REPLICATION;",
-        f"GRANT {plan.owner} TO {plan.admin};",
         f"GRANT pg_read_all_data TO {plan.admin};",
-        f"CREATE DATABASE {plan.name} OWNER {plan.owner} ENCODING 'UTF8' "
+        f"CREATE DATABASE {plan.name} OWNER {plan.admin} ENCODING 'UTF8' "
         f"LOCALE {_literal(plan.locale)} TEMPLATE template0;",
-        f"\\connect {plan.name}",
-        *(f"CREATE EXTENSION IF NOT EXISTS {ext};" for ext in plan.extensions),
     ]
     hosts.exec_in(init_pid, ["psql", "--quiet", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-f", "-"],
                   user="postgres", input="\n".join(sql) + "\n",
-                  what="creating the source roles and database on aws-db")
+                  what="creating the source's master user and database on aws-db")
+
+
+# The app host boots as an EC2 instance of the stack would: the stack's own user data (the
+# bootstrap's, then an app server's), run once by a unit standing in for cloud-init, with the
+# lab's AWS key standing in for the instance role (there is no instance metadata service here).
+USER_DATA_DIR = "/var/lib/toolkit-lab/user-data"
+USER_DATA_UNIT = "toolkit-lab-user-data.service"
+INSTANCE_ROLE_ENV = "/etc/toolkit-lab/instance-role.env"
+ARTIFACT_BUCKET = "refservice-lab-artifacts"
+USER_DATA_TIMEOUT_S = 300
 
 
 @dataclass(frozen=True)
-class AppPlan:
-    source: Path
-    command: str
-    ports: list[int]
-    environment: dict[str, str]
-    schema_command: str | None
-    db_address: str
-    db_port: int
-    database: str
-    owner: str
-    moto_url: str
-    bucket: str
+class AppHost:
+    """What the lab's app host boots from: the stack's plan, its scripts, its secrets' values."""
+
+    plan: BootPlan
+    scripts: dict[str, str]  # file name -> script, run in name order
+    parameters: dict[str, str]  # SSM parameter -> value (secrets and the release marker)
+    archive: bytes
 
 
-def app_environment(plan: AppPlan) -> dict[str, str]:
-    return {
-        **plan.environment,
-        "REFSERVICE_DATABASE_URL": f"postgresql://{plan.owner}@{plan.db_address}:{plan.db_port}/{plan.database}",
-        "REFSERVICE_DATABASE_PASSWORD_FILE": "/etc/refservice/db_password",
-        "REFSERVICE_S3_ENDPOINT": plan.moto_url,
-        "REFSERVICE_S3_BUCKET": plan.bucket,
-        "REFSERVICE_S3_REGION": AWS_REGION,
-        "REFSERVICE_S3_ACCESS_KEY_FILE": "/etc/refservice/s3_access_key",
-        "REFSERVICE_S3_SECRET_KEY_FILE": "/etc/refservice/s3_secret_key",
-        "PYTHONPATH": APP_DIR,
-    }
+def app_host(spec: Spec, *, source: Path, moto_url: str, db_address: str, creds: Secrets) -> AppHost:
+    """The stack's boot plan for this lab (moto as the endpoint, aws-db as the database)."""
+    aws = spec.targets.aws
+    if aws is None:
+        raise EnvironmentNotReady("the sample spec has no targets.aws section; the lab's AWS side needs one")
+    lab_aws = aws.model_copy(update={"endpoint": moto_url, "region": AWS_REGION})
+    spec = spec.model_copy(update={"targets": spec.targets.model_copy(update={"aws": lab_aws})})
+    stack = default_stack(spec)
+    plan = boot_plan(spec, stack=stack, source=source, artifact_bucket=ARTIFACT_BUCKET,
+                     database_address=db_address, database_port=spec.database.port)
+    values = {boot.OWNER_PASSWORD: creds.db_owner_password, boot.ADMIN_PASSWORD: creds.db_admin_password}
+    unknown = sorted(set(boot.secret_keys(spec)) - set(values))
+    if unknown:
+        raise EnvironmentNotReady(f"the lab has no values for the sample spec's secrets {unknown}")
+    parameters = {plan.parameter(key): values[key] for key in boot.secret_keys(spec)}
+    parameters[plan.parameter(boot.RELEASE)] = boot.RELEASE_PENDING  # as the stack creates it
+    return AppHost(
+        plan=plan,
+        scripts={"10-bootstrap": boot.render_bootstrap_user_data(plan),
+                 "20-app-server": boot.render_user_data(plan)},
+        parameters=parameters,
+        archive=boot.release_archive(source),
+    )
 
 
-def install_app(root: Path, plan: AppPlan, creds: Secrets) -> None:
-    """Copy the app's code into aws-app and install it as enabled systemd units (before boot)."""
-    target = root / APP_DIR.lstrip("/") / plan.source.name
-    shutil.copytree(plan.source, target, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    env = app_environment(plan)
-    text = "".join(f"{key}={value}\n" for key, value in sorted(env.items()))
-    hosts.write_file(root, "/etc/refservice/env", text, mode=0o640, gid=WWW_DATA)
-    hosts.write_file(root, "/etc/refservice/db_password", creds.db_owner_password + "\n", mode=0o640,
-                     gid=WWW_DATA)
-    hosts.write_file(root, "/etc/refservice/s3_access_key", creds.aws_access_key_id + "\n", mode=0o640,
-                     gid=WWW_DATA)
-    hosts.write_file(root, "/etc/refservice/s3_secret_key", creds.aws_secret_access_key + "\n",
-                     mode=0o640, gid=WWW_DATA)
-    command = plan.command.replace("{port}", "%i")
-    unit = ("[Unit]\nDescription=Reference service on port %i (toolkit lab, AWS side)\n"
-            "After=network-online.target\n\n[Service]\nUser=www-data\nGroup=www-data\n"
-            f"EnvironmentFile=/etc/refservice/env\nWorkingDirectory={APP_DIR}\nExecStart={command}\n"
-            "Restart=on-failure\nRestartSec=1\n\n[Install]\nWantedBy=multi-user.target\n")
-    hosts.install_unit(root, "refservice@.service", unit,
-                       [f"refservice@{port}.service" for port in plan.ports])
+def install_user_data(root: Path, host: AppHost, creds: Secrets) -> None:
+    """The user data and its runner on the app host (before boot); the lab starts it later."""
+    for name, script in host.scripts.items():
+        hosts.write_file(root, f"{USER_DATA_DIR}/{name}", script, mode=0o700)
+    hosts.write_file(root, INSTANCE_ROLE_ENV,
+                     f"AWS_ACCESS_KEY_ID={creds.aws_access_key_id}\n"
+                     f"AWS_SECRET_ACCESS_KEY={creds.aws_secret_access_key}\n"
+                     f"AWS_DEFAULT_REGION={host.plan.region}\n", mode=0o600)
+    runs = "".join(f"ExecStart={USER_DATA_DIR}/{name}\n" for name in sorted(host.scripts))
+    hosts.write_file(root, f"/etc/systemd/system/{USER_DATA_UNIT}",
+                     "[Unit]\nDescription=EC2 user data, run once as cloud-init would (toolkit lab)\n"
+                     "After=network-online.target\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\n"
+                     f"EnvironmentFile={INSTANCE_ROLE_ENV}\n"
+                     # The bootstrap would power its own instance off; here the app host is it.
+                     f"Environment={boot.STAY_UP_ENV}=1\n{runs}"
+                     f"TimeoutStartSec={USER_DATA_TIMEOUT_S}\n")
+    # The app's units, written by the user data, get the instance role's stand-in too.
+    drop_in = f"/etc/systemd/system/{host.plan.service}@.service.d/toolkit-lab-instance-role.conf"
+    hosts.write_file(root, drop_in,
+                     f"[Service]\nEnvironmentFile={INSTANCE_ROLE_ENV}\n")
 
 
-def apply_schema(init_pid: int, plan: AppPlan) -> None:
-    """The spec's explicit schema step, run on aws-app with the app's own environment."""
-    if not plan.schema_command:
-        return
-    env = {**app_environment(plan)}
-    # Run as root: it reads the password file like the app, and root can.
-    hosts.exec_in(init_pid, ["sh", "-c", f"cd {APP_DIR} && {plan.schema_command}"], env=env,
-                  what="applying the reference service's schema from aws-app")
+def seed_app_host(endpoint: str, creds: Secrets, host: AppHost) -> None:
+    """What the stack puts in AWS for its instances: the release archive and the parameters."""
+    s3 = aws_client("s3", endpoint, creds)
+    s3.create_bucket(Bucket=host.plan.artifact_bucket)
+    s3.put_object(Bucket=host.plan.artifact_bucket, Key=host.plan.artifact_key, Body=host.archive)
+    ssm = aws_client("ssm", endpoint, creds)
+    for name, value in sorted(host.parameters.items()):
+        kind = "String" if name == host.plan.parameter(boot.RELEASE) else "SecureString"
+        ssm.put_parameter(Name=name, Value=value, Type=kind, Overwrite=True)
+
+
+def run_user_data(init_pid: int, log_file: Path) -> None:
+    """Run the app host's user data now, as EC2 would at first boot; fail with its output."""
+    started = hosts.exec_in(init_pid, ["systemctl", "start", USER_DATA_UNIT], check=False,
+                            what="running the stack's user data on aws-app", timeout=USER_DATA_TIMEOUT_S + 30)
+    journal = hosts.exec_in(init_pid, ["journalctl", "--no-pager", "-o", "cat", "-u", USER_DATA_UNIT],
+                            check=False, what="reading the user data's output on aws-app")
+    with log_file.open("a") as out:
+        out.write(journal.stdout)
+    if started.returncode != 0:
+        tail = "\n".join(journal.stdout.strip().splitlines()[-15:])
+        raise CheckFailed(f"the stack's user data failed on aws-app (full output in {log_file}):\n{tail}")
 
 
 def aws_client(service: str, endpoint: str, creds: Secrets) -> Any:

@@ -254,6 +254,9 @@ class AwsTarget(Strict):
     resources: AwsResources = AwsResources()
     database_endpoint: DatabaseEndpoint | None = Field(
         default=None, description="reachable address of the RDS instance where discovery cannot give one")
+    nat_gateways: Literal["per-zone", "single"] = Field(
+        default="per-zone", description="one NAT gateway per zone (a zone's loss spares the others) or one")
+    database_multi_az: bool = Field(default=True, description="RDS with a standby in a second zone")
 
 
 class ObjectStore(Strict):

@@ -2,14 +2,14 @@
 
 ``ServiceStack`` wires the parts together; each part is its own component:
 
-| component      | module          | AWS resources                                              |
-|----------------|-----------------|------------------------------------------------------------|
-| Network        | network         | VPC, subnets in two zones, NAT, security groups and rules  |
-| Database       | database        | RDS for PostgreSQL, parameter group (logical replication)  |
-| Objects        | objects         | S3 buckets: versioned, encrypted, public access blocked    |
-| AppServers     | app_servers     | EC2 instances, instance role, SSM secrets, app archive     |
-| LoadBalancer   | load_balancer   | ALB, imported ACM certificate, HTTPS + HTTP->HTTPS         |
-| Dns            | dns             | Route53 zone and records (alias records to the ALB)        |
+| component    | module        | AWS resources                                                  |
+|--------------|---------------|----------------------------------------------------------------|
+| Network      | network       | VPC over two zones, NAT per zone, S3 endpoint, security groups |
+| Database     | database      | RDS for PostgreSQL (Multi-AZ), logical replication parameters  |
+| Objects      | objects       | S3 buckets: versioned, encrypted, public access blocked        |
+| AppServers   | app_servers   | Auto Scaling group, bootstrap instance, roles, SSM, archive    |
+| LoadBalancer | load_balancer | ALB, a target group per app port, imported ACM certificate     |
+| Dns          | dns           | Route53 zone and records (alias records to the ALB)            |
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from service_stack.objects import Objects
 from service_stack.settings import DEBIAN_AMI_PARAMETER, StackConfigError, StackSettings, load_stack_spec
 from toolkit.spec import LoadedSpec
 from toolkit.spec.secrets import SecretRef
+from toolkit.targets.aws.boot import BootPlan, boot_plan, secret_keys
 
 __all__ = ["ServiceStack", "StackConfigError", "StackSettings", "load_stack_spec"]
 
@@ -62,6 +63,8 @@ class ServiceStack(pulumi.ComponentResource):
             app_ports=spec.app.ports,
             db_port=spec.database.port,
             migration_ingress_cidr=settings.migration_ingress_cidr,
+            nat_gateways=spec.targets.aws.nat_gateways,
+            region=region,
             tags=tags,
             opts=child,
         )
@@ -74,6 +77,7 @@ class ServiceStack(pulumi.ComponentResource):
             subnet_ids=network.subnet_ids("database"),
             security_group_id=network.db_group.id,
             publicly_accessible=bool(settings.migration_ingress_cidr),
+            multi_az=spec.targets.aws.database_multi_az,
             instance_class=settings.db_instance_class,
             allocated_storage=settings.db_allocated_storage,
             backup_retention_days=settings.backup_retention_days,
@@ -81,23 +85,46 @@ class ServiceStack(pulumi.ComponentResource):
             opts=child,
         )
         objects = Objects(f"{name}-objects", buckets=list(spec.buckets), tags=tags, opts=child)
-        app_secrets = {
-            "database/owner-password": secret(spec.database.owner.password),
-            **{f"env/{env}": secret(ref) for env, ref in spec.app.secret_environment.items()},
-        }
+        balancer = LoadBalancer(
+            f"{name}-lb",
+            vpc_id=network.vpc.id,
+            subnet_ids=network.subnet_ids("public"),
+            security_group_id=network.alb_group.id,
+            ports=spec.app.ports,
+            health_path=spec.app.health_path,
+            tls=(secret(spec.tls.certificate), secret(spec.tls.key)) if spec.tls is not None else None,
+            tags=tags,
+            opts=child,
+        )
+        # Without an admin in the spec, RDS keeps its master user's password in Secrets Manager.
+        admin_secret_arn = (
+            None
+            if spec.database.admin is not None
+            else database.instance.master_user_secrets.apply(
+                lambda found: found[0].secret_arn if found else None
+            )
+        )
+        source = loaded.resolve_path(spec.app.source)
+
+        def plan(address: str, port: int, bucket: str, admin_secret: str | None) -> BootPlan:
+            # The lab builds its AWS-side host's plan with the same function.
+            return boot_plan(
+                spec, stack=stack, source=source, artifact_bucket=bucket, database_address=address,
+                database_port=port, admin_secret_arn=admin_secret,
+            )
+
         app = AppServers(
             f"{name}-app",
             service=name,
             stack=stack,
-            region=region,
-            app=spec.app,
-            app_source=loaded.resolve_path(spec.app.source),
-            secrets=app_secrets,
-            owner=spec.database.owner.name,
-            database_name=spec.database.name,
+            app_source=source,
+            secrets={key: secret(ref) for key, ref in secret_keys(spec).items()},
+            boot_plan=plan,
             database_address=database.instance.address,
             database_port=database.instance.port,
+            admin_secret_arn=admin_secret_arn,
             data_bucket_arns=objects.arns(),
+            target_group_arns=[group.arn for group in balancer.target_groups],
             subnet_ids=network.subnet_ids("private"),
             security_group_id=network.app_group.id,
             instance_type=settings.instance_type,
@@ -107,25 +134,14 @@ class ServiceStack(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        tls = (secret(spec.tls.certificate), secret(spec.tls.key)) if spec.tls is not None else None
-        balancer = LoadBalancer(
-            f"{name}-lb",
-            vpc_id=network.vpc.id,
-            subnet_ids=network.subnet_ids("public"),
-            security_group_id=network.alb_group.id,
-            targets=[i.id for i in app.instances],
-            ports=spec.app.ports,
-            health_path=spec.app.health_path,
-            tls=tls,
-            tags=tags,
-            opts=child,
-        )
         self.outputs = {
             "region": region,
             "vpcId": network.vpc.id,
             "albDnsName": balancer.alb.dns_name,
             "albZoneId": balancer.alb.zone_id,
-            "appInstanceIds": [instance.id for instance in app.instances],
+            "appAutoScalingGroup": app.group.name,
+            "appRelease": app.release,
+            "bootstrapInstanceId": app.bootstrap.id,
             "dbInstanceIdentifier": database.instance.identifier,
             "dbAddress": database.instance.address,
             "dbPort": database.instance.port,

@@ -10,7 +10,10 @@ output ``dbRebootRequiredFor`` names the parameter as a reminder; ``wal_level`` 
 ``logical`` once it took effect.
 
 RDS creates the database and its master user (``database.admin``, which is not a superuser);
-the owner role named in the spec is created by the toolkit's schema step, not here.
+the owner role, its grants and the extensions are made by the bootstrap instance
+(``app_servers``, ``toolkit.targets.aws.boot``), which also makes the admin a member of the owner
+so that it can publish the owner's tables. ``multi_az`` (the spec's
+``targets.aws.database_multi_az``) keeps a synchronous standby in a second zone.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ import pulumi
 import pulumi_aws as aws
 
 from toolkit.spec.model import Database as DatabaseSpec
+from toolkit.targets.aws.boot import DEFAULT_ADMIN
 
 LOGICAL_REPLICATION = "rds.logical_replication"
-DEFAULT_ADMIN = "toolkit_admin"
 
 
 class Database(pulumi.ComponentResource):
@@ -38,6 +41,7 @@ class Database(pulumi.ComponentResource):
         subnet_ids: list[pulumi.Output[str]],
         security_group_id: pulumi.Output[str],
         publicly_accessible: bool,
+        multi_az: bool,
         instance_class: str,
         allocated_storage: int,
         backup_retention_days: int,
@@ -83,6 +87,7 @@ class Database(pulumi.ComponentResource):
             db_subnet_group_name=subnets.name,
             vpc_security_group_ids=[security_group_id],
             publicly_accessible=publicly_accessible,
+            multi_az=multi_az,
             backup_retention_period=backup_retention_days,
             copy_tags_to_snapshot=True,
             auto_minor_version_upgrade=True,

@@ -7,6 +7,7 @@ exported, so it could not follow the service to bare metal (see ``toolkit.lockin
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pulumi
@@ -15,7 +16,20 @@ import pulumi_aws as aws
 HTTPS_PORT = 443
 HTTP_PORT = 80
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# AWS allows 32 characters in load balancer and target group names; Pulumi's auto-naming adds
+# a dash and 7 random characters to the logical name.
+NAME_LIMIT = 32
+AUTONAME_SUFFIX = 8
 PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+
+
+def autoname_base(name: str) -> str:
+    """A logical name whose auto-generated AWS name fits: long ones are cut and get a hash."""
+    limit = NAME_LIMIT - AUTONAME_SUFFIX
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return f"{name[: limit - 7].rstrip('-')}-{digest}"
 
 
 def split_chain(pem: str) -> tuple[str, str | None]:
@@ -28,7 +42,7 @@ def split_chain(pem: str) -> tuple[str, str | None]:
 
 class LoadBalancer(pulumi.ComponentResource):
     alb: aws.lb.LoadBalancer
-    target_group: aws.lb.TargetGroup
+    target_groups: list[aws.lb.TargetGroup]
     certificate: aws.acm.Certificate | None
 
     def __init__(
@@ -38,7 +52,6 @@ class LoadBalancer(pulumi.ComponentResource):
         vpc_id: pulumi.Input[str],
         subnet_ids: list[pulumi.Output[str]],
         security_group_id: pulumi.Output[str],
-        targets: list[pulumi.Output[str]],
         ports: range,
         health_path: str,
         tls: tuple[str, str] | None,
@@ -49,7 +62,7 @@ class LoadBalancer(pulumi.ComponentResource):
         super().__init__("toolkit:aws:LoadBalancer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.alb = aws.lb.LoadBalancer(
-            f"{name}-alb",
+            autoname_base(f"{name}-alb"),
             load_balancer_type="application",
             internal=False,
             security_groups=[security_group_id],
@@ -58,27 +71,34 @@ class LoadBalancer(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        self.target_group = aws.lb.TargetGroup(
-            f"{name}-app",
-            port=ports.start,
-            protocol="HTTP",
-            target_type="instance",
-            vpc_id=vpc_id,
-            health_check={"path": health_path, "protocol": "HTTP", "matcher": "200", "port": "traffic-port"},
-            tags=tags,
-            opts=child,
-        )
-        # Every app process is a target: each instance is registered once per app port.
-        for index, instance_id in enumerate(targets):
-            for port in ports:
-                aws.lb.TargetGroupAttachment(
-                    f"{name}-app-{index}-{port}",
-                    target_group_arn=self.target_group.arn,
-                    target_id=instance_id,
-                    port=port,
-                    opts=child,
-                )
-        forward = [aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=self.target_group.arn)]
+        # One target group per app port: an Auto Scaling group registers each instance at its
+        # groups' ports, and every app process is a target.
+        self.target_groups = [
+            aws.lb.TargetGroup(
+                autoname_base(f"{name}-app-{port}"),
+                port=port,
+                protocol="HTTP",
+                target_type="instance",
+                vpc_id=vpc_id,
+                health_check={
+                    "path": health_path, "protocol": "HTTP", "matcher": "200", "port": "traffic-port"
+                },
+                tags=tags,
+                opts=child,
+            )
+            for port in ports
+        ]
+        forward = [
+            aws.lb.ListenerDefaultActionArgs(
+                type="forward",
+                forward=aws.lb.ListenerDefaultActionForwardArgs(
+                    target_groups=[
+                        aws.lb.ListenerDefaultActionForwardTargetGroupArgs(arn=group.arn, weight=1)
+                        for group in self.target_groups
+                    ]
+                ),
+            )
+        ]
         self.certificate = None
         if tls is None:
             aws.lb.Listener(

@@ -1,7 +1,8 @@
 """The network: a VPC over two availability zones and least-privilege security groups.
 
-Three tiers of subnets per zone: ``public`` (the load balancer, the NAT gateway), ``private``
-(the app servers; out through NAT) and ``database`` (RDS). Database subnets route to the
+Three tiers of subnets per zone: ``public`` (the load balancer, the NAT gateways), ``private``
+(the app servers; out through their zone's NAT gateway, to S3 through a gateway endpoint) and
+``database`` (RDS). Database subnets route to the
 internet gateway so that switching on the migration ingress (stack config
 ``toolkit:migrationIngressCidr``) makes RDS reachable by the bare-metal subscriber without
 moving the instance; while it is off, RDS has no public address and only the app may connect.
@@ -52,6 +53,8 @@ class Network(pulumi.ComponentResource):
         app_ports: range,
         db_port: int,
         migration_ingress_cidr: str | None,
+        nat_gateways: str,
+        region: str,
         tags: dict[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -95,30 +98,49 @@ class Network(pulumi.ComponentResource):
             tags=self._tag(f"{name}-public-rt"),
             opts=child,
         )
-        nat_address = aws.ec2.Eip(
-            f"{name}-nat-ip", domain="vpc", tags=self._tag(f"{name}-nat-ip"), opts=child
-        )
-        nat = aws.ec2.NatGateway(
-            f"{name}-nat",
-            allocation_id=nat_address.id,
-            subnet_id=self.subnets["public"][0].id,
-            tags=self._tag(f"{name}-nat"),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
-        )
-        through_nat = aws.ec2.RouteTable(
-            f"{name}-private-rt",
+        # One NAT gateway per zone, each zone's private subnet routed through its own, so losing
+        # a zone (or its NAT) spares the other; or one for all (the spec's ``nat_gateways``).
+        nat_zones = ZONES if nat_gateways == "per-zone" else 1
+        nats = []
+        for index in range(nat_zones):
+            address = aws.ec2.Eip(
+                f"{name}-nat-ip-{index}", domain="vpc", tags=self._tag(f"{name}-nat-ip-{index}"), opts=child
+            )
+            nats.append(
+                aws.ec2.NatGateway(
+                    f"{name}-nat-{index}",
+                    allocation_id=address.id,
+                    subnet_id=self.subnets["public"][index].id,
+                    tags=self._tag(f"{name}-nat-{index}"),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+                )
+            )
+        private_tables = [
+            aws.ec2.RouteTable(
+                f"{name}-private-rt-{index}",
+                vpc_id=self.vpc.id,
+                routes=[{"cidr_block": ANYWHERE, "nat_gateway_id": nats[index % nat_zones].id}],
+                tags=self._tag(f"{name}-private-rt-{index}"),
+                opts=child,
+            )
+            for index in range(ZONES)
+        ]
+        # S3 (the app's objects, the release archive) through a gateway endpoint, not the NATs.
+        aws.ec2.VpcEndpoint(
+            f"{name}-s3",
             vpc_id=self.vpc.id,
-            routes=[{"cidr_block": ANYWHERE, "nat_gateway_id": nat.id}],
-            tags=self._tag(f"{name}-private-rt"),
+            service_name=f"com.amazonaws.{region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[table.id for table in private_tables],
+            tags=self._tag(f"{name}-s3"),
             opts=child,
         )
-        tables = {"public": to_internet, "private": through_nat, "database": to_internet}
         for tier, subnets in self.subnets.items():
             for index, subnet in enumerate(subnets):
                 aws.ec2.RouteTableAssociation(
                     f"{name}-{tier}-{index}-rta",
                     subnet_id=subnet.id,
-                    route_table_id=tables[tier].id,
+                    route_table_id=(private_tables[index] if tier == "private" else to_internet).id,
                     opts=child,
                 )
 
@@ -137,6 +159,7 @@ class Network(pulumi.ComponentResource):
         self._egress("alb-to-app", self.alb_group, app, target=self.app_group)
         self._egress("app-to-db", self.app_group, db, target=self.db_group)
         # Package mirrors (HTTP), SSM, S3 and the AWS APIs (HTTPS); nothing listens on these.
+        # (The S3 endpoint's prefix list is inside 0.0.0.0/0 on 443.)
         self._egress("app-https-out", self.app_group, Port(443, 443), cidr=ANYWHERE)
         self._egress("app-http-out", self.app_group, Port(80, 80), cidr=ANYWHERE)
 

@@ -40,7 +40,7 @@ class HardenedBucket(pulumi.ComponentResource):
             rule={"object_ownership": "BucketOwnerEnforced"},
             opts=child,
         )
-        aws.s3.BucketPublicAccessBlock(
+        public_access = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access",
             bucket=self.bucket.id,
             block_public_acls=True,
@@ -70,7 +70,8 @@ class HardenedBucket(pulumi.ComponentResource):
             f"{name}-tls-only",
             bucket=self.bucket.id,
             policy=self.bucket.arn.apply(_deny_insecure_transport),
-            opts=child,
+            # S3 refuses overlapping changes to one bucket's access settings: one after the other.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
         )
         self.register_outputs({"bucket": self.bucket.bucket})
 

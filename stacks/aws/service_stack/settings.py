@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import pulumi
 
 from toolkit.spec import LoadedSpec, load_spec
+from toolkit.targets.aws.ingress import check_cidr
 
 SPEC_ENV = "TOOLKIT_SPEC"
 # Debian publishes its AMIs as public SSM parameters; the app servers run what bare metal runs.
@@ -34,13 +34,9 @@ class StackSettings:
     def __post_init__(self) -> None:
         if self.migration_ingress_cidr:
             try:
-                network = ipaddress.ip_network(self.migration_ingress_cidr, strict=True)
+                check_cidr(self.migration_ingress_cidr)
             except ValueError as exc:
-                raise StackConfigError(f"toolkit:migrationIngressCidr: {exc}") from None
-            if network.prefixlen == 0:
-                raise StackConfigError(
-                    "toolkit:migrationIngressCidr must name the subscriber's network, not the whole internet"
-                )
+                raise StackConfigError(str(exc)) from None
         if self.instance_count < 1:
             raise StackConfigError("toolkit:instanceCount must be at least 1")
         if self.backup_retention_days < 1:

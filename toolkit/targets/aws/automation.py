@@ -72,6 +72,8 @@ def run_stack(
         )
         for key, value in config.values().items():
             stack.set_config(key, auto.ConfigValue(value=value))
+        for key in config.removed():
+            stack.remove_config(key)
         if check:
             preview = stack.preview(on_output=on_output)
             changes = {str(k): int(v) for k, v in (preview.change_summary or {}).items()}

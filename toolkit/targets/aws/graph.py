@@ -32,6 +32,7 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
         "storageEncrypted",
         "backupRetentionPeriod",
         "publiclyAccessible",
+        "multiAz",
         "parameterGroupName",
         "deletionProtection",
     ),
@@ -49,7 +50,12 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "aws:ec2/instance:Instance": ("instanceType", "subnetId", "vpcSecurityGroupIds", "metadataOptions"),
     "aws:lb/loadBalancer:LoadBalancer": ("loadBalancerType", "internal", "securityGroups"),
     "aws:lb/targetGroup:TargetGroup": ("port", "protocol", "healthCheck"),
-    "aws:lb/targetGroupAttachment:TargetGroupAttachment": ("targetId", "port"),
+    "aws:ec2/launchTemplate:LaunchTemplate": ("instanceType", "imageId", "metadataOptions"),
+    "aws:autoscaling/group:Group": (
+        "minSize", "maxSize", "desiredCapacity", "healthCheckType", "instanceRefresh", "targetGroupArns"
+    ),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": ("serviceName", "vpcEndpointType"),
+    "aws:ec2/natGateway:NatGateway": ("subnetId",),
     "aws:lb/listener:Listener": ("port", "protocol", "sslPolicy", "defaultActions"),
     "aws:acm/certificate:Certificate": ("certificateBody", "privateKey"),
     "aws:route53/zone:Zone": ("name",),

@@ -42,6 +42,7 @@ class RecordedResource:
     inputs: dict[str, Any]
     custom: bool
     parent: str | None = None  # the parent's key (see ``key``); None for the stack's children
+    dependencies: tuple[str, ...] = ()  # keys of the resources it waits for (inputs, depends_on)
 
     @property
     def component(self) -> bool:
@@ -157,6 +158,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
             )
         elif typ == "aws:ec2/instance:Instance":
             out.update(privateIp="10.40.10.10")
+        elif typ == "aws:ssm/parameter:Parameter":
+            parameter = inputs.get("name") or f"/{name}"
+            out.update(arn=f"arn:aws:ssm:{self.region}:{MOCK_ACCOUNT}:parameter{parameter}")
+        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            out.update(latestVersion=1, defaultVersion=1)
         return out
 
 
@@ -202,7 +208,12 @@ def _run(config: StackConfig, program: Any) -> OfflineRun:
     for typ, name, inputs, custom in mocks.records:
         run.resources.append(
             RecordedResource(
-                type=typ, name=name, inputs=inputs, custom=custom, parent=monitor.parents.get((typ, name))
+                type=typ,
+                name=name,
+                inputs=inputs,
+                custom=custom,
+                parent=monitor.parents.get((typ, name)),
+                dependencies=monitor.dependencies.get((typ, name), ()),
             )
         )
     log.info("run_offline: %d resources, %d outputs", len(run.resources), len(run.outputs))
@@ -217,20 +228,28 @@ def _keep(outputs: dict[str, Any], key: str) -> Callable[[Any], None]:
 
 
 class _ParentRecordingMonitor(MockMonitor):
-    """The mock monitor, also noting each resource's parent (the mocks are not told)."""
+    """The mock monitor, also noting each resource's parent and dependencies (the mocks are told
+    neither)."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.parents: dict[tuple[str, str], str | None] = {}
+        self.dependencies: dict[tuple[str, str], tuple[str, ...]] = {}
 
     def RegisterResource(self, request: Any) -> Any:
-        parent = None
-        if request.parent:
-            *_, type_chain, name = request.parent.split("::")
-            parent_type = type_chain.rsplit("$", 1)[-1]
-            parent = None if parent_type == "pulumi:pulumi:Stack" else f"{parent_type}::{name}"
+        parent = _key_of_urn(request.parent) if request.parent else None
         self.parents[(request.type, request.name)] = parent
+        self.dependencies[(request.type, request.name)] = tuple(
+            key for urn in request.dependencies if (key := _key_of_urn(urn)) is not None
+        )
         return super().RegisterResource(request)
+
+
+def _key_of_urn(urn: str) -> str | None:
+    """``type::name`` of a resource's URN; None for the stack itself."""
+    *_, type_chain, name = urn.split("::")
+    type_ = type_chain.rsplit("$", 1)[-1]
+    return None if type_ == "pulumi:pulumi:Stack" else f"{type_}::{name}"
 
 
 class _WarningCollector(logging.Logger):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.errors import BadInput, EnvironmentNotReady
-from toolkit.spec import LoadedSpec
+from toolkit.spec import LoadedSpec, Spec
 
 STACKS_ENV = "TOOLKIT_STACKS_DIR"
 PROJECT = "toolkit"  # the Pulumi project name in stacks/aws/Pulumi.yaml; also the config namespace
@@ -39,6 +39,7 @@ class StackConfig:
     spec_path: Path
     region: str
     stack: str
+    # None leaves the stack's setting as it is; "" removes it (closed); a CIDR opens it.
     migration_ingress_cidr: str | None = None
 
     @classmethod
@@ -51,7 +52,7 @@ class StackConfig:
         return cls(
             spec_path=loaded.path,
             region=aws.region,
-            stack=stack or loaded.spec.service.name,
+            stack=stack or default_stack(loaded.spec),
             migration_ingress_cidr=migration_ingress_cidr,
         )
 
@@ -61,3 +62,12 @@ class StackConfig:
         if self.migration_ingress_cidr:
             config[f"{PROJECT}:migrationIngressCidr"] = self.migration_ingress_cidr
         return config
+
+    def removed(self) -> list[str]:
+        """Fully qualified config keys to remove from the stack (a closed migration ingress)."""
+        return [f"{PROJECT}:migrationIngressCidr"] if self.migration_ingress_cidr == "" else []
+
+
+def default_stack(spec: Spec) -> str:
+    """The stack a spec is realized in unless one is named: the service's name."""
+    return spec.service.name

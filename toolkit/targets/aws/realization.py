@@ -3,8 +3,8 @@
 ``aws_realization(run)`` returns, per component, the same shape of facts the bare-metal roles
 set (``realization_<component>``, see ``playbooks/realization.yml``), so that parity compares
 like with like. Values come from resource inputs: RDS ``engineVersion`` and ``port``, the
-parameter group's ``rds.logical_replication``, bucket names, listener ports, target-group
-attachments, security-group rules, Route53 records.
+parameter group's ``rds.logical_replication``, bucket names, listener ports, target
+groups and the Auto Scaling group, security-group rules, Route53 records.
 """
 
 from __future__ import annotations
@@ -96,17 +96,24 @@ def _objects(run: OfflineRun) -> dict[str, Any] | None:
 
 
 def _app(run: OfflineRun) -> dict[str, Any] | None:
-    attachments = run.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment")
     groups = run.of_type("aws:lb/targetGroup:TargetGroup")
-    if not attachments or not groups:
+    scaling = run.of_type("aws:autoscaling/group:Group")
+    if not groups or not scaling:
         return None
-    ports = sorted({int(a.inputs["port"]) for a in attachments if "port" in a.inputs})
-    instances = {a.inputs.get("targetId") for a in attachments}
+    # Every app port is a target group the Auto Scaling group registers its instances in.
+    registered = {str(arn) for group in scaling for arn in group.inputs.get("targetGroupArns") or []}
+    ports = sorted(
+        int(g.inputs["port"])
+        for g in groups
+        if "port" in g.inputs and any(arn.endswith(f":{g.name}") for arn in registered)
+    )
+    if not ports:
+        return None
     return {
         "port": ports[0],
         "processes": len(ports),
         "ports": ports,
-        "instances": len(instances),
+        "instances": int(scaling[0].inputs.get("desiredCapacity", 0)),
         "health_path": (groups[0].inputs.get("healthCheck") or {}).get("path"),
     }
 
