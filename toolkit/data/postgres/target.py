@@ -101,7 +101,7 @@ class TargetHost:
     def json(self, select: str, *, dbname: str | None = None, prelude: str = "") -> Any:
         """The value of a one-cell ``SELECT`` that returns JSON."""
         out = self.psql(f"{prelude}\n{select};\n", dbname=dbname).strip()
-        return json.loads(out.splitlines()[-1]) if out else None
+        return json.loads(out) if out else None  # json_agg spans lines
 
     def write_private(self, path: str, content: str, *, owner: str = "postgres") -> None:
         """A 0600 file owned by ``owner``; the content travels on stdin, never on a command line."""
