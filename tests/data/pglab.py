@@ -43,7 +43,8 @@ CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO (
 CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
 INSERT INTO events SELECT g, DATE '2025-06-01' + g, 'e' || g FROM generate_series(1, 400) g;
 CREATE SCHEMA "Other Schema";
-CREATE TABLE "Other Schema"."Quoted ""Name""" (id int PRIMARY KEY, parent bigint REFERENCES "Tricky Types" (id));
+CREATE TABLE "Other Schema"."Quoted ""Name""" (
+    id int PRIMARY KEY, parent bigint REFERENCES "Tricky Types" (id));
 INSERT INTO "Other Schema"."Quoted ""Name""" SELECT g, g FROM generate_series(1, 50) g;
 CREATE INDEX tricky_x ON "Tricky Types" (x);
 CREATE SEQUENCE gappy INCREMENT 7 START 100;
@@ -59,10 +60,12 @@ DROP TABLE IF EXISTS "Other Schema"."Quoted ""Name""", "Tricky Types", nokey, ev
 DROP SCHEMA IF EXISTS "Other Schema"; DROP TYPE IF EXISTS mood; DROP SEQUENCE IF EXISTS gappy;
 '''
 
+QUOTED = '"Other Schema"."Quoted ""Name"""'
 # One INSERT, UPDATE and DELETE per source table: run by the owner during replication, each must work.
 WRITES = {
     "Tricky Types": ['INSERT INTO "Tricky Types" (x, m) VALUES (7, \'ok\')',
-                     'UPDATE "Tricky Types" SET "MixedCol" = now()::text WHERE id = (SELECT max(id) FROM "Tricky Types")',
+                     'UPDATE "Tricky Types" SET "MixedCol" = now()::text '
+                     'WHERE id = (SELECT max(id) FROM "Tricky Types")',
                      'DELETE FROM "Tricky Types" WHERE id = (SELECT max(id) FROM "Tricky Types" WHERE x = 7) '
                      "AND (SELECT count(*) FROM \"Tricky Types\" WHERE x = 7) > 3"],
     "nokey": ["INSERT INTO nokey VALUES (3, 'new')", "UPDATE nokey SET b = 'changed' WHERE a = 3",
@@ -71,9 +74,9 @@ WRITES = {
     "events": ["INSERT INTO events SELECT coalesce(max(id), 0) + 1, DATE '2026-03-01', 'new' FROM events",
                "UPDATE events SET payload = 'moved' WHERE id = (SELECT max(id) FROM events)",
                "DELETE FROM events WHERE id = (SELECT min(id) FROM events)"],
-    "Quoted": ['INSERT INTO "Other Schema"."Quoted ""Name""" SELECT max(id) + 1, 1 FROM "Other Schema"."Quoted ""Name"""',
-               'UPDATE "Other Schema"."Quoted ""Name""" SET parent = 2 WHERE id = 1',
-               'DELETE FROM "Other Schema"."Quoted ""Name""" WHERE id = (SELECT min(id) FROM "Other Schema"."Quoted ""Name""")'],
+    "Quoted": [f"INSERT INTO {QUOTED} SELECT max(id) + 1, 1 FROM {QUOTED}",
+               f"UPDATE {QUOTED} SET parent = 2 WHERE id = 1",
+               f"DELETE FROM {QUOTED} WHERE id = (SELECT min(id) FROM {QUOTED})"],
 }
 
 
@@ -96,16 +99,17 @@ def db_host(lab: dict[str, Any]) -> str:
 
 def target_sql(lab: dict[str, Any], sql: str) -> str:
     """Run ``sql`` on the target database as its superuser; its unaligned output."""
-    result = lab_run(lab, db_host(lab), f"sudo -n -u postgres psql -X -q -At -v ON_ERROR_STOP=1 -d refservice "
-                                        f"-c {shlex.quote(sql)}")
+    command = f"sudo -n -u postgres psql -X -q -At -v ON_ERROR_STOP=1 -d refservice -c {shlex.quote(sql)}"
+    result = lab_run(lab, db_host(lab), command)
     assert result.status == 0, result.stderr
     return result.stdout.strip()
 
 
 def source_objects(lab: dict[str, Any]) -> dict[str, list[str]]:
     with source(lab, "admin") as conn:
-        return {"slots": [r[0] for r in conn.execute("SELECT slot_name FROM pg_replication_slots").fetchall()],
-                "publications": [r[0] for r in conn.execute("SELECT pubname FROM pg_publication").fetchall()]}
+        slots = conn.execute("SELECT slot_name FROM pg_replication_slots").fetchall()
+        publications = conn.execute("SELECT pubname FROM pg_publication").fetchall()
+    return {"slots": [r[0] for r in slots], "publications": [r[0] for r in publications]}
 
 
 def clean_source(lab: dict[str, Any]) -> None:

@@ -93,7 +93,8 @@ def test_ident_quotes_quotes() -> None:
 
 
 def test_plan_sql_lists_every_range_of_every_table_and_replaces_the_old_plan() -> None:
-    plan = [(table("big", pages=20_000), page_ranges(20_000, per_range=8192)), (table("small"), page_ranges(1))]
+    plan = [(table("big", pages=20_000), page_ranges(20_000, per_range=8192)),
+            (table("small"), page_ranges(1))]
     sql = ledger.plan_sql("toolkit_svc", plan)
     assert sql.startswith('BEGIN;\nDELETE FROM "toolkit_svc".ranges;')
     assert sql.count("'public.big'") == 3 and sql.count("'public.small'") == 1
@@ -107,8 +108,8 @@ def test_passfile_line_escapes_separators() -> None:
 
 
 def seen(**kw: object) -> Observed:
-    values: dict[str, object] = dict(copy_recorded=False, ranges_planned=0, ranges_done=0, agent_running=False,
-                                     agent_phase=None, slot_exists=False)
+    values: dict[str, object] = dict(copy_recorded=False, ranges_planned=0, ranges_done=0,
+                                     agent_running=False, agent_phase=None, slot_exists=False)
     values.update(kw)
     return Observed(**values)  # type: ignore[arg-type]
 

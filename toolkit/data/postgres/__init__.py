@@ -126,10 +126,12 @@ class PostgresMover(DataMover):
             state = "not started"
         warnings = []
         if slot and slot["retained_wal_bytes"] > RETAINED_WAL_WARNING:
-            warnings.append(f"the slot {names.slot} holds {slot['retained_wal_bytes'] // 2**20} MiB of WAL on the "
-                            "source; if nothing reads it, its disk fills: run replicate again, or --stop")
+            held = slot["retained_wal_bytes"] // 2**20
+            warnings.append(f"the slot {names.slot} holds {held} MiB of WAL on the source; if nothing reads "
+                            "it, its disk fills: run replicate again, or --stop")
         if slot and not slot["active"] and subscribed:
-            warnings.append(f"nothing reads the slot {names.slot}: the subscription on {target.name} is not connected")
+            warnings.append(f"nothing reads the slot {names.slot}: the subscription on {target.name} "
+                            "is not connected")
         lag_bytes = slot["lag_bytes"] if slot else None
         return {
             "state": state,
@@ -186,11 +188,12 @@ class PostgresMover(DataMover):
             for table in tables:
                 if table.replicable:
                     continue
-                ledger.record_source_change(target, names.ledger, f"REPLICA IDENTITY of {table.label} back to "
-                                            "DEFAULT", f"ALTER TABLE {table.qualified} REPLICA IDENTITY DEFAULT")
+                ledger.record_source_change(target, names.ledger,
+                                            f"REPLICA IDENTITY of {table.label} back to DEFAULT",
+                                            f"ALTER TABLE {table.qualified} REPLICA IDENTITY DEFAULT")
                 conn.execute(f"ALTER TABLE {table.qualified} REPLICA IDENTITY FULL")
-                run.note(f"{table.label}: REPLICA IDENTITY FULL set on the source ({preflight.IDENTITY_FULL_COST})",
-                         step="database.prepare")
+                run.note(f"{table.label}: REPLICA IDENTITY FULL set on the source "
+                         f"({preflight.IDENTITY_FULL_COST})", step="database.prepare")
         if not stream.publication_exists(conn, names):
             stream.create_publication(conn, names, tables)
             run.measure("database.prepare", publication=names.publication, tables=len(tables))
@@ -235,8 +238,9 @@ class PostgresMover(DataMover):
         if action is CopyAction.ATTACH:
             run.note(f"the copy agent on {target.name} is still copying: following it", step="database.copy")
         if action is CopyAction.REDO:
-            run.note(f"redoing the copy: {redo_reason(seen)}. Every planned table is truncated on the target and "
-                     "copied again from a fresh slot and snapshot (the schema is kept)", step="database.copy")
+            run.note(f"redoing the copy: {redo_reason(seen)}. Every planned table is truncated on the target "
+                     "and copied again from a fresh slot and snapshot (the schema is kept)",
+                     step="database.copy")
             stream.drop_slot(conn, names)
             copy.truncate_planned(target, names)
         if action is CopyAction.START or (action is CopyAction.REDO and not ranges):
@@ -283,7 +287,8 @@ class PostgresMover(DataMover):
 
         @contextlib.contextmanager
         def ensure() -> Any:
-            present = self.target.run(f"sudo -n test -f {shlex.quote(self.names.passfile)}", check=False).status == 0
+            probe = f"sudo -n test -f {shlex.quote(self.names.passfile)}"
+            present = self.target.run(probe, check=False).status == 0
             if not present:
                 self.target.write_private(self.names.passfile, self.endpoint.passfile_line())
             try:

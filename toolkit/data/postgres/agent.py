@@ -18,37 +18,40 @@ The source's password comes from a 0600 passfile (``PGPASSFILE``), never from a 
 State for the operator: ``state.json`` next to the config (phase, slot, LSN, error).
 """
 
+from __future__ import annotations
+
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 import psycopg
 
 CHUNK = 1 << 20
 
 
-def write_state(path, **state):
+def write_state(path: str, **state: Any) -> None:
     tmp = path + ".tmp"
     with open(tmp, "w") as handle:
         json.dump({**state, "pid": os.getpid(), "at": time.time()}, handle)
     os.replace(tmp, path)
 
 
-def ident(name):
+def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def pending_ranges(target, ledger):
+def pending_ranges(target: psycopg.Connection[Any], ledger: str) -> list[tuple[Any, ...]]:
     rows = target.execute(
         f"SELECT tbl, part, schema_name, table_name, columns, binary_copy, condition "
         f"FROM {ident(ledger)}.ranges WHERE NOT done ORDER BY planned_bytes DESC, tbl, part").fetchall()
     return list(rows)
 
 
-def copy_range(config, snapshot, item):
+def copy_range(config: dict[str, Any], snapshot: str, item: tuple[Any, ...]) -> None:
     tbl, part, schema, table, columns, binary, condition = item
     qualified = f"{ident(schema)}.{ident(table)}"
     cols = ", ".join(ident(c) for c in columns)
@@ -63,6 +66,7 @@ def copy_range(config, snapshot, item):
             "-c", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
             "-c", f"SET TRANSACTION SNAPSHOT '{snapshot}'", "-c", select]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
     moved = 0
     try:
         with psycopg.connect(dbname=config["dbname"], port=config["port"], autocommit=False) as target:
@@ -90,7 +94,7 @@ def copy_range(config, snapshot, item):
             proc.wait()
 
 
-def main(config_path):
+def main(config_path: str) -> int:
     with open(config_path) as handle:
         config = json.load(handle)
     state_file = os.path.join(os.path.dirname(config_path), "state.json")
@@ -103,14 +107,15 @@ def main(config_path):
                                       application_name=config["slot"], connect_timeout=10)
         row = replication.execute(
             f"CREATE_REPLICATION_SLOT {ident(config['slot'])} LOGICAL pgoutput EXPORT_SNAPSHOT").fetchone()
+        assert row is not None
         slot, lsn, snapshot = row[0], row[1], row[2]
         write_state(state_file, phase="copying", slot=slot, lsn=lsn)
         with psycopg.connect(dbname=config["dbname"], port=config["port"], autocommit=True) as target:
             work = pending_ranges(target, config["ledger"])
         lock = threading.Lock()
-        failures = []
+        failures: list[str] = []
 
-        def worker():
+        def worker() -> None:
             while True:
                 with lock:
                     if not work or failures:

@@ -26,7 +26,8 @@ SELECT coalesce(json_agg(t ORDER BY t.schema, t.name), '[]'::json) FROM (
            WHERE i.indrelid = c.oid AND i.indisprimary) AS key,
          EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident) AS identity_index,
          (SELECT json_agg(a.attname ORDER BY a.attnum) FROM pg_attribute a
-           WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') AS columns,
+           WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+             AND a.attgenerated = '') AS columns,
          (SELECT coalesce(bool_and(ty.oid < 16384 AND coalesce(el.oid, 0) < 16384), true)
             FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
             LEFT JOIN pg_type el ON el.oid = ty.typelem AND ty.typcategory = 'A'

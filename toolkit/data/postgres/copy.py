@@ -93,8 +93,8 @@ def stop_agent(target: TargetHost, names: Names) -> bool:
 
 
 def truncate_planned(target: TargetHost, names: Names) -> None:
-    tables = target.json(f"SELECT coalesce(json_agg(DISTINCT format('%I.%I', schema_name, table_name)), '[]') "
-                         f"FROM {ident(names.ledger)}.ranges")
+    tables = target.json("SELECT coalesce(json_agg(DISTINCT format('%I.%I', schema_name, table_name)), "
+                         f"'[]') FROM {ident(names.ledger)}.ranges")
     if tables:
         target.psql(f"TRUNCATE {', '.join(tables)};\nUPDATE {ident(names.ledger)}.ranges SET done = false, "
                     "rows = NULL, bytes = NULL, seconds = NULL;\n")
@@ -118,7 +118,8 @@ class Follower:
     def update(self, ranges: list[dict[str, Any]]) -> tuple[int, int]:
         done_bytes = sum(int(r["bytes"] or 0) for r in ranges if r["done"])
         # Planned from table sizes on disk; COPY's stream is smaller. Once all is done, it is the total.
-        total = done_bytes if all(r["done"] for r in ranges) else sum(int(r["planned_bytes"] or 0) for r in ranges)
+        planned = sum(int(r["planned_bytes"] or 0) for r in ranges)
+        total = done_bytes if all(r["done"] for r in ranges) else planned
         for r in ranges:
             key = (r["tbl"], int(r["part"]))
             if r["done"] and key not in self.journaled:

@@ -60,11 +60,12 @@ def plan_sql(schema: str, plan: list[tuple[Table, list[PageRange]]]) -> str:
         columns = "ARRAY[" + ", ".join(literal(c) for c in table.columns) + "]::text[]"
         share = table.bytes // max(1, len(parts))
         for part in parts:
-            rows.append(f"({literal(table.label)}, {part.part}, {literal(table.schema)}, {literal(table.name)}, "
-                        f"{columns}, {str(table.binary_copy).lower()}, {literal(part.where())}, {share})")
+            rows.append(f"({literal(table.label)}, {part.part}, {literal(table.schema)}, "
+                        f"{literal(table.name)}, {columns}, {str(table.binary_copy).lower()}, "
+                        f"{literal(part.where())}, {share})")
     values = ",\n".join(rows)
-    insert = (f"INSERT INTO {ident(schema)}.ranges (tbl, part, schema_name, table_name, columns, binary_copy, "
-              f"condition, planned_bytes) VALUES\n{values};\n") if rows else ""
+    insert = (f"INSERT INTO {ident(schema)}.ranges (tbl, part, schema_name, table_name, columns, "
+              f"binary_copy, condition, planned_bytes) VALUES\n{values};\n") if rows else ""
     return f"BEGIN;\nDELETE FROM {ident(schema)}.ranges;\n{insert}COMMIT;\n"
 
 

@@ -41,10 +41,10 @@ def source_findings(conn: Any, tables: list[Table], names: Names, identity_full:
     found: list[Finding] = []
     wal_level = scalar(conn, "SHOW wal_level")
     if wal_level != "logical":
-        found.append(Finding("error", "wal_level", f"is {wal_level} on the source, logical replication needs "
-                             "logical (on RDS: set rds.logical_replication = 1 in the parameter group and reboot "
-                             "the instance)"))
-    replication, = query(conn, "SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user")[0]
+        found.append(Finding("error", "wal_level", f"is {wal_level} on the source, logical replication "
+                             "needs logical (on RDS: set rds.logical_replication = 1 in the parameter group "
+                             "and reboot the instance)"))
+    replication = scalar(conn, "SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user")
     in_rds_group = scalar(conn, "SELECT pg_has_role(current_user, oid, 'member') FROM pg_roles "
                                 "WHERE rolname = 'rds_replication'")
     if not (replication or in_rds_group):
@@ -54,7 +54,8 @@ def source_findings(conn: Any, tables: list[Table], names: Names, identity_full:
                               "FROM pg_replication_slots")
     ours = scalar(conn, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s", (names.slot,))
     if int(free_slots) < 1 and not ours:
-        found.append(Finding("error", "max_replication_slots", "every replication slot of the source is taken"))
+        found.append(Finding("error", "max_replication_slots",
+                             "every replication slot of the source is taken"))
     not_owned = [row[0] for row in query(
         conn, "SELECT format('%s.%s', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON "
               "n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND NOT pg_has_role(c.relowner, 'USAGE') "
@@ -88,10 +89,12 @@ def source_findings(conn: Any, tables: list[Table], names: Names, identity_full:
 
 
 def source_extensions(conn: Any) -> list[str]:
-    return [row[0] for row in query(conn, "SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1")]
+    return [row[0] for row in query(conn, "SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' "
+                                          "ORDER BY 1")]
 
 
-def target_findings(target: TargetHost, names: Names, extensions: list[str], source_bytes: int) -> list[Finding]:
+def target_findings(target: TargetHost, names: Names, extensions: list[str],
+                    source_bytes: int) -> list[Finding]:
     found: list[Finding] = []
     try:
         available = set(target.json("SELECT coalesce(json_agg(name), '[]') FROM pg_available_extensions"))
@@ -99,8 +102,8 @@ def target_findings(target: TargetHost, names: Names, extensions: list[str], sou
         return [Finding("error", target.name, f"the target database does not answer: {exc}")]
     for extension in extensions:
         if extension not in available:
-            found.append(Finding("error", f"extension {extension}", f"is used on the source and not available "
-                                 f"on {target.name}; install its package there"))
+            found.append(Finding("error", f"extension {extension}", "is used on the source and not "
+                                 f"available on {target.name}; install its package there"))
     tables = schema.target_has_tables(target)
     if tables and not ledger.exists(target, names.ledger):
         found.append(Finding("error", f"{target.name}:{target.settings.dbname}", f"already holds tables "
@@ -111,6 +114,6 @@ def target_findings(target: TargetHost, names: Names, extensions: list[str], sou
                       what="measuring free disk").stdout.strip()
     needed = int(source_bytes * DISK_MARGIN)
     if free.isdigit() and int(free) < needed:
-        found.append(Finding("error", f"{target.name} disk", f"{int(free) // 2**20} MiB free under {data_dir}, "
-                             f"the copy needs about {needed // 2**20} MiB"))
+        found.append(Finding("error", f"{target.name} disk", f"{int(free) // 2**20} MiB free under "
+                             f"{data_dir}, the copy needs about {needed // 2**20} MiB"))
     return found

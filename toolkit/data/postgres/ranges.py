@@ -70,7 +70,8 @@ class KeyBuckets:
         return low, low + self.width
 
 
-def key_buckets(low: int | None, high: int | None, rows: int, *, rows_per_bucket: int = 100_000) -> KeyBuckets:
+def key_buckets(low: int | None, high: int | None, rows: int, *,
+                rows_per_bucket: int = 100_000) -> KeyBuckets:
     """Buckets of about ``rows_per_bucket`` rows over keys [low, high], assuming keys spread evenly.
 
     A later, cheaper check can digest one bucket at a time: the buckets depend only on these

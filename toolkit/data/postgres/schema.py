@@ -21,6 +21,7 @@ import shlex
 from toolkit.data.postgres.names import Names
 from toolkit.data.postgres.source import SourceEndpoint
 from toolkit.data.postgres.target import TargetHost
+from toolkit.errors import CheckFailed
 
 DUMP_FLAGS = "--schema-only --no-publications --no-subscriptions"
 COMPARE_FLAGS = f"{DUMP_FLAGS} --no-owner --no-privileges --exclude-schema='toolkit_*'"
@@ -41,14 +42,15 @@ def dump_path(names: Names) -> str:
 
 
 def dump(target: TargetHost, names: Names, endpoint: SourceEndpoint) -> None:
-    target.run(_as_postgres(names, f"pg_dump -Fc {DUMP_FLAGS} {_source_args(endpoint)} "
-                                   f"-f {shlex.quote(dump_path(names))}"), what="pg_dump of the source schema")
+    command = f"pg_dump -Fc {DUMP_FLAGS} {_source_args(endpoint)} -f {shlex.quote(dump_path(names))}"
+    target.run(_as_postgres(names, command), what="pg_dump of the source schema")
 
 
 def restore(target: TargetHost, names: Names, section: str, *, jobs: int = 1, strict: bool = True) -> None:
     """``pg_restore --section``; not ``strict`` after a crash (objects already made are reported and
     skipped; ``verify``'s drift check then proves the result)."""
-    flags = f"--section={section} --no-privileges -p {target.settings.port} -d {shlex.quote(target.settings.dbname)}"
+    flags = (f"--section={section} --no-privileges -p {target.settings.port} "
+             f"-d {shlex.quote(target.settings.dbname)}")
     if jobs > 1:
         flags += f" -j {jobs}"
     if strict:
@@ -56,7 +58,8 @@ def restore(target: TargetHost, names: Names, section: str, *, jobs: int = 1, st
     result = target.run(_as_postgres(names, f"pg_restore {flags} {shlex.quote(dump_path(names))}"),
                         check=strict, what=f"pg_restore --section={section}", timeout=7200)
     if not strict and result.status != 0 and "already exists" not in result.stderr:
-        target.run("false", check=True, what=f"pg_restore --section={section}: {result.stderr.strip()[-400:]}")
+        raise CheckFailed(f"{target.name}: pg_restore --section={section} failed: "
+                          f"{result.stderr.strip()[-400:]}")
 
 
 def analyze(target: TargetHost, names: Names, jobs: int) -> None:

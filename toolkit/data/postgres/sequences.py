@@ -15,8 +15,8 @@ from toolkit.data.postgres.target import TargetHost
 
 
 def read(conn: Any) -> dict[str, tuple[int, bool]]:
-    names = query(conn, "SELECT schemaname, sequencename FROM pg_sequences WHERE schemaname NOT LIKE 'toolkit\\_%' "
-                        "ORDER BY 1, 2")
+    names = query(conn, "SELECT schemaname, sequencename FROM pg_sequences "
+                        "WHERE schemaname NOT LIKE 'toolkit\\_%' ORDER BY 1, 2")
     values: dict[str, tuple[int, bool]] = {}
     for schema, name in names:
         last_value, is_called = query(conn, f"SELECT last_value, is_called FROM {qualified(schema, name)}")[0]

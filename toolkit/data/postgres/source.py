@@ -50,14 +50,13 @@ def source_endpoint(loaded: LoadedSpec) -> SourceEndpoint:
 
 
 @contextmanager
-def connect(endpoint: SourceEndpoint, *, replication: bool = False) -> Iterator[Any]:
+def connect(endpoint: SourceEndpoint) -> Iterator[Any]:
     """An autocommit psycopg connection to the source as the admin role."""
     import psycopg
 
-    extra = {"replication": "database"} if replication else {}
     try:
         conn = psycopg.connect(endpoint.conninfo(), password=endpoint.password.reveal(), autocommit=True,
-                               connect_timeout=10, application_name="toolkit", **extra)
+                               connect_timeout=10, application_name="toolkit")
     except psycopg.OperationalError as exc:
         raise CheckFailed(f"the source database {endpoint.host}:{endpoint.port}/{endpoint.dbname} "
                           f"refused {endpoint.user}: {str(exc).strip().splitlines()[-1]}") from None

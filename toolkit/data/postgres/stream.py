@@ -92,7 +92,8 @@ def subscription_tables(target: TargetHost, names: Names) -> dict[str, str]:
     """Each subscribed table's state: ``ready`` once it is streaming."""
     states = {"i": "initializing", "d": "copying", "f": "copied", "s": "synchronized", "r": "ready"}
     rows = target.json(
-        "SELECT coalesce(json_agg(json_build_array(format('%s.%s', n.nspname, c.relname), r.srsubstate)), '[]') "
+        "SELECT coalesce(json_agg(json_build_array(format('%s.%s', n.nspname, c.relname), "
+        "r.srsubstate)), '[]') "
         "FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid "
         "JOIN pg_class c ON c.oid = r.srrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
         f"WHERE s.subname = {literal(names.subscription)}")
