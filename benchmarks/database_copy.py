@@ -41,7 +41,8 @@ from refservice.loadgen import run_load  # noqa: E402
 from toolkit import interface, ssh  # noqa: E402
 
 PASSFILE = "/var/lib/postgresql/bench.pgpass"
-TABLES = ["pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history", "blobs", "docs"]
+# Every peer copies the whole database: these and the reference service's own table.
+TABLES = ["pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history", "blobs", "docs", "notes"]
 
 
 class Lab:
@@ -135,23 +136,22 @@ def ensure_pgcopydb(lab: Lab) -> None:
 
 def dump_restore(lab: Lab) -> None:
     fresh_db(lab, "bench_dump")
-    lab.as_postgres(f"pg_dump -Fc {lab.src()} -t 'pgbench_*' -t blobs -t docs | pg_restore -d bench_dump")
+    lab.as_postgres(f"pg_dump -Fc {lab.src()} | pg_restore -d bench_dump")
 
 
 def pgcopydb(lab: Lab, jobs: int) -> None:
     fresh_db(lab, "bench_pgcopydb")
-    filters = "[include-only-table]\n" + "".join(f"public.{table}\n" for table in TABLES)
-    lab.on_target("sudo -n rm -rf /var/lib/postgresql/pgcopydb && sudo -n -u postgres sh -c "
-                  "'cat > /var/lib/postgresql/pgcopydb.filters'", input=filters)
-    lab.as_postgres(f"pgcopydb clone --no-owner --no-acl --filters /var/lib/postgresql/pgcopydb.filters "
+    lab.on_target("sudo -n rm -rf /var/lib/postgresql/pgcopydb")
+    lab.as_postgres("pgcopydb clone --no-owner --no-acl "
                     f"--source postgres://toolkit_admin@{lab.source_host}/refservice "
                     "--target 'postgres:///bench_pgcopydb?host=/var/run/postgresql' "
-                    f"--dir /var/lib/postgresql/pgcopydb --table-jobs {jobs} --index-jobs {jobs} >/dev/null 2>&1")
+                    f"--dir /var/lib/postgresql/pgcopydb --table-jobs {jobs} --index-jobs {jobs} > /var/lib/postgresql/pgcopydb.log 2>&1 "
+                    "|| { grep -v ' INFO ' /var/lib/postgresql/pgcopydb.log | tail -20 >&2; exit 1; }")
 
 
 def native_subscription(lab: Lab) -> None:
     fresh_db(lab, "bench_native")
-    lab.as_postgres(f"pg_dump -Fc --schema-only {lab.src()} -t 'pgbench_*' -t blobs -t docs | "
+    lab.as_postgres(f"pg_dump -Fc --schema-only {lab.src()} | "
                     "pg_restore -d bench_native")
     with lab.source("toolkit_admin") as conn:
         conn.execute("DROP PUBLICATION IF EXISTS bench_native")
