@@ -177,10 +177,13 @@ def raw_copy(lab: Lab) -> None:
                     "psql -X -q -d bench_raw -c 'COPY pgbench_accounts FROM STDIN'")
 
 
-def toolkit_replicate(lab: Lab) -> dict[str, Any]:
+def standby(lab: Lab) -> None:
     interface.lab_restore(lab.name, "standby")
     lab.status = interface.lab_status(lab.name)
-    result = interface.replicate("baremetal", lab.status["spec"])
+
+
+def toolkit_replicate(lab: Lab) -> dict[str, Any]:
+    result = interface.replicate("baremetal", lab.status["spec"], replica_identity_full=True)  # pgbench_history
     return {"run": result.run_id}
 
 
@@ -234,6 +237,7 @@ def main() -> None:
     for name in ("bench_dump", "bench_pgcopydb", "bench_native", "bench_raw"):
         lab.target_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE);")
     run: dict[str, Any] = {}
+    standby(lab)
     seconds["toolkit replicate"] = timed("toolkit replicate", lambda: run.update(toolkit_replicate(lab)))
     with lab.source() as conn:
         row = conn.execute("SELECT pg_table_size('pgbench_accounts')").fetchone()

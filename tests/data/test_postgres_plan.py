@@ -43,10 +43,18 @@ def test_a_big_table_is_split_for_every_worker_but_not_into_tiny_ranges() -> Non
     assert len(page_ranges(20_000, workers=8)) == 8  # 3 ranges would idle 5 workers
     assert len(page_ranges(1500, workers=8)) == 1  # under one range: one piece
     assert len(page_ranges(3000, workers=8)) == 1
+    assert len(page_ranges(10_000, workers=16)) == 9  # not under 8 MB
+
+
+def test_a_table_of_large_values_is_split_by_its_size_not_its_heap() -> None:
+    # 20,000 rows of 4 KB values: 150 heap pages, 82 MB in TOAST.
+    ranges = page_ranges(150, size=82 * 10**6, workers=4)
+    assert len(ranges) == 4 and set(covered(ranges, 150)) == {1}
+    assert len(page_ranges(3, size=10**9, workers=8)) == 3  # never more ranges than pages
 
 
 def test_range_conditions_use_tid_ranges() -> None:
-    first, middle, last = page_ranges(30_000, per_range=10_000)
+    first, middle, last = page_ranges(30_000, per_range=10_000 * 8192)
     assert first.where() == "ctid < '(10000,0)'::tid"
     assert middle.where() == "ctid >= '(10000,0)'::tid AND ctid < '(20000,0)'::tid"
     assert last.where() == "ctid >= '(20000,0)'::tid"
@@ -93,7 +101,7 @@ def test_ident_quotes_quotes() -> None:
 
 
 def test_plan_sql_lists_every_range_of_every_table_and_replaces_the_old_plan() -> None:
-    plan = [(table("big", pages=20_000), page_ranges(20_000, per_range=8192)),
+    plan = [(table("big", pages=20_000), page_ranges(20_000, per_range=8192 * 8192)),
             (table("small"), page_ranges(1))]
     sql = ledger.plan_sql("toolkit_svc", plan)
     assert sql.startswith('BEGIN;\nDELETE FROM "toolkit_svc".ranges;')

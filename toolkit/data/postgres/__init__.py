@@ -214,7 +214,8 @@ class PostgresMover(DataMover):
         if "indexes" not in done:
             with run.step("database.indexes"):
                 ledger.record_phase(target, names.ledger, "indexes.started")
-                schema.restore(target, names, "post-data", jobs=jobs, strict="indexes.started" not in done)
+                schema.restore(target, names, "post-data", jobs=jobs, strict="indexes.started" not in done,
+                               skip=ledger.built_early(target, names.ledger))
                 ledger.record_phase(target, names.ledger, "indexes")
         if "analyze" not in done:
             with run.step("database.analyze"):
@@ -245,8 +246,11 @@ class PostgresMover(DataMover):
             copy.truncate_planned(target, names)
         if action is CopyAction.START or (action is CopyAction.REDO and not ranges):
             target.psql(ledger.plan_sql(names.ledger, copy.plan(tables, jobs)))
+            builds = [(row[0], row[1], row[2], row[3]) for row in scalar(conn, catalog.EARLY_BUILDS_SQL)]
+            target.psql(ledger.early_sql(names.ledger, builds))
         if action in (CopyAction.START, CopyAction.REDO):
-            config = copy.write_config(target, names, self.endpoint, jobs)
+            memory = schema.index_memory_mb(target, jobs)
+            config = copy.write_config(target, names, self.endpoint, jobs, memory)
             copy.start_agent(target, names, config)
             time.sleep(0.5)
         if action is CopyAction.FINISH:

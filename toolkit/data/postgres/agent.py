@@ -12,6 +12,8 @@ python3-psycopg, postgresql-client), and imports nothing from the toolkit.
    transaction importing the snapshot, ``COPY (SELECT ... WHERE ctid ...) TO STDOUT``) read in
    1 MB chunks into ``COPY ... FROM STDIN`` on the target, in one target transaction that also
    marks the range done. A range is therefore copied exactly once, or not at all.
+   The worker that commits a table's last range then builds that table's keys and indexes (the
+   ledger's ``early`` list, claimed so that one worker builds them), while the others copy on.
 3. When every range is done, the snapshot is released (the slot stays) and the agent exits 0.
 
 The source's password comes from a 0600 passfile (``PGPASSFILE``), never from a command line.
@@ -51,6 +53,24 @@ def pending_ranges(target: psycopg.Connection[Any], ledger: str) -> list[tuple[A
     return list(rows)
 
 
+def build_early(config: dict[str, Any], tbl: str) -> None:
+    """Once ``tbl``'s last range is in: its keys and indexes, each committed with its ledger mark."""
+    ledger = ident(config["ledger"])
+    with psycopg.connect(dbname=config["dbname"], port=config["port"], autocommit=True) as conn:
+        row = conn.execute(f"SELECT count(*) FROM {ledger}.ranges WHERE tbl = %s AND NOT done",
+                           (tbl,)).fetchone()
+        if row is None or row[0]:
+            return
+        claimed = conn.execute(f"UPDATE {ledger}.early SET claimed = true WHERE tbl = %s AND NOT claimed "
+                               "AND NOT built RETURNING name, statement", (tbl,)).fetchall()
+        conn.execute(f"SET maintenance_work_mem = '{int(config['index_memory_mb'])}MB'")
+        for name, statement in claimed:
+            with conn.transaction():
+                conn.execute(statement)
+                conn.execute(f"UPDATE {ledger}.early SET built = true WHERE tbl = %s AND name = %s",
+                             (tbl, name))
+
+
 def copy_range(config: dict[str, Any], snapshot: str, item: tuple[Any, ...]) -> None:
     tbl, part, schema, table, columns, binary, condition = item
     qualified = f"{ident(schema)}.{ident(table)}"
@@ -88,6 +108,7 @@ def copy_range(config: dict[str, Any], snapshot: str, item: tuple[Any, ...]) -> 
                                f"bytes = %s, seconds = extract(epoch FROM clock_timestamp() - now()) "
                                f"WHERE tbl = %s AND part = %s", (rows, moved, tbl, part))
             target.commit()
+        build_early(config, tbl)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -42,6 +42,28 @@ SELECT coalesce(json_agg(t ORDER BY t.schema, t.name), '[]'::json) FROM (
 """
 
 
+# Keys, unique constraints and indexes of each plain table (partitions excluded: their indexes
+# attach to their parent's, which post-data builds), as statements and as ``pg_restore -l`` names.
+EARLY_BUILDS_SQL = f"""
+SELECT coalesce(json_agg(json_build_array(format('%s.%s', n.nspname, c.relname), x.name, x.toc, x.statement)),
+                '[]'::json)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ CROSS JOIN LATERAL (
+   SELECT ic.relname AS name, format('INDEX %s %s', n.nspname, ic.relname) AS toc,
+          pg_get_indexdef(i.indexrelid) AS statement
+     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+    WHERE i.indrelid = c.oid
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = c.oid)
+   UNION ALL
+   SELECT k.conname, format('CONSTRAINT %s %s %s', n.nspname, c.relname, k.conname),
+          format('ALTER TABLE ONLY %I.%I ADD CONSTRAINT %I %s', n.nspname, c.relname, k.conname,
+                 pg_get_constraintdef(k.oid))
+     FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype IN ('p', 'u', 'x')
+ ) x
+ WHERE c.relkind = 'r' AND NOT c.relispartition AND {USER_SCHEMAS}
+"""
+
+
 @dataclass(frozen=True)
 class Table:
     schema: str

@@ -36,7 +36,7 @@ class CopyFailed(CheckFailed):
 def plan(tables: list[Table], workers: int) -> list[tuple[Table, list[PageRange]]]:
     """Every table's ranges, the largest tables first (they bound the copy's duration)."""
     ordered = sorted(tables, key=lambda t: (-t.bytes, t.label))
-    return [(table, page_ranges(table.pages, workers=workers)) for table in ordered]
+    return [(table, page_ranges(table.pages, size=table.bytes, workers=workers)) for table in ordered]
 
 
 def workers_on(target: TargetHost) -> int:
@@ -50,11 +50,13 @@ def install(target: TargetHost, names: Names, endpoint: SourceEndpoint) -> None:
     target.write_private(f"{names.directory}/agent.py", AGENT_SOURCE.read_text())
 
 
-def write_config(target: TargetHost, names: Names, endpoint: SourceEndpoint, workers: int) -> str:
+def write_config(target: TargetHost, names: Names, endpoint: SourceEndpoint, workers: int,
+                 index_memory_mb: int) -> str:
     config = {"source": {"host": endpoint.host, "port": endpoint.port, "dbname": endpoint.dbname,
                          "user": endpoint.user},
               "passfile": names.passfile, "dbname": target.settings.dbname, "port": target.settings.port,
-              "slot": names.slot, "ledger": names.ledger, "workers": workers}
+              "slot": names.slot, "ledger": names.ledger, "workers": workers,
+              "index_memory_mb": index_memory_mb}
     path = f"{names.directory}/config.json"
     target.write_private(path, json.dumps(config))
     return path
@@ -97,7 +99,8 @@ def truncate_planned(target: TargetHost, names: Names) -> None:
                          f"'[]') FROM {ident(names.ledger)}.ranges")
     if tables:
         target.psql(f"TRUNCATE {', '.join(tables)};\nUPDATE {ident(names.ledger)}.ranges SET done = false, "
-                    "rows = NULL, bytes = NULL, seconds = NULL;\n")
+                    "rows = NULL, bytes = NULL, seconds = NULL;\n"
+                    f"UPDATE {ident(names.ledger)}.early SET claimed = false WHERE NOT built;\n")
 
 
 @dataclass

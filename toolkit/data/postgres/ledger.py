@@ -23,6 +23,9 @@ def create_sql(schema: str) -> str:
             f"CREATE TABLE IF NOT EXISTS {s}.ranges (tbl text, part int, schema_name text, table_name text, "
             "columns text[], binary_copy bool, condition text, planned_bytes bigint, done bool NOT NULL "
             "DEFAULT false, rows bigint, bytes bigint, seconds float8, PRIMARY KEY (tbl, part));\n"
+            f"CREATE TABLE IF NOT EXISTS {s}.early (tbl text, name text, toc text, statement text, "
+            "claimed bool NOT NULL DEFAULT false, built bool NOT NULL DEFAULT false, "
+            "PRIMARY KEY (tbl, name));\n"
             f"CREATE TABLE IF NOT EXISTS {s}.phases (name text PRIMARY KEY, at timestamptz DEFAULT now());\n"
             f"CREATE TABLE IF NOT EXISTS {s}.source_changes (what text PRIMARY KEY, undo text NOT NULL);\n")
 
@@ -67,6 +70,22 @@ def plan_sql(schema: str, plan: list[tuple[Table, list[PageRange]]]) -> str:
     insert = (f"INSERT INTO {ident(schema)}.ranges (tbl, part, schema_name, table_name, columns, "
               f"binary_copy, condition, planned_bytes) VALUES\n{values};\n") if rows else ""
     return f"BEGIN;\nDELETE FROM {ident(schema)}.ranges;\n{insert}COMMIT;\n"
+
+
+def early_sql(schema: str, builds: list[tuple[str, str, str, str]]) -> str:
+    """Replace the early builds: (table, name, its line in ``pg_restore -l``, statement)."""
+    rows = ",\n".join(f"({literal(t)}, {literal(n)}, {literal(toc)}, {literal(sql)})"
+                      for t, n, toc, sql in builds)
+    insert = (f"INSERT INTO {ident(schema)}.early (tbl, name, toc, statement) VALUES\n{rows}\n"
+              "ON CONFLICT DO NOTHING;\n") if rows else ""
+    return f"BEGIN;\nDELETE FROM {ident(schema)}.early WHERE NOT built;\n{insert}COMMIT;\n"
+
+
+def built_early(target: TargetHost, schema: str) -> list[str]:
+    """The ``pg_restore -l`` entries the agent already built (post-data must skip them)."""
+    if not exists(target, schema):
+        return []
+    return list(target.json(f"SELECT coalesce(json_agg(toc), '[]') FROM {ident(schema)}.early WHERE built"))
 
 
 def source_changes(target: TargetHost, schema: str) -> list[dict[str, str]]:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# About 64 MB of heap per range: big enough that a range's fixed cost (two connections, a
-# transaction, a snapshot import) is noise, small enough to spread one big table over every worker.
-PAGES_PER_RANGE = 8192
+# About 64 MB per range: big enough that a range's fixed cost (two connections, a transaction, a
+# snapshot import) is noise, small enough to spread one big table over every worker. A table is
+# never cut into ranges under 8 MB just to feed idle workers.
+BYTES_PER_RANGE = 64 * 2**20
+SMALLEST_RANGE = 8 * 2**20
+PAGE = 8192
 
 
 @dataclass(frozen=True)
@@ -32,17 +35,21 @@ class PageRange:
         return " AND ".join(conditions)
 
 
-def page_ranges(pages: int, *, per_range: int = PAGES_PER_RANGE, workers: int = 1) -> list[PageRange]:
-    """Split ``pages`` heap pages into ranges of about ``per_range`` pages.
+def page_ranges(pages: int, *, size: int | None = None, per_range: int = BYTES_PER_RANGE,
+                workers: int = 1) -> list[PageRange]:
+    """Split a table of ``pages`` heap pages and ``size`` bytes (TOAST included: a table of large
+    values has few heap pages) into ranges of about ``per_range`` bytes, cut along heap pages.
 
-    A table that would fill less than one range per worker is still split when it is bigger than
-    one range, so that a single large table keeps every worker busy.
+    A table bigger than one range is split at least once per worker (down to ranges of 8 MB), so
+    that a single large table keeps every worker busy.
     """
     if per_range < 1:
         raise ValueError("per_range must be at least 1")
-    count = max(1, -(-pages // per_range))
+    size = pages * PAGE if size is None else max(size, pages * PAGE)
+    count = max(1, -(-size // per_range))
     if count > 1 and workers > count:
-        count = min(workers, max(1, pages // 1024))  # never ranges of fewer than 1024 pages
+        count = min(workers, max(count, size // SMALLEST_RANGE))
+    count = min(count, max(1, pages))
     if count == 1:
         return [PageRange(0, 0, None)]
     step = -(-pages // count)

@@ -32,9 +32,18 @@ def _source_args(endpoint: SourceEndpoint) -> str:
             f"-d {shlex.quote(endpoint.dbname)}")
 
 
-def _as_postgres(names: Names, command: str) -> str:
+def _as_postgres(names: Names, command: str, options: str = "") -> str:
+    extra = f"PGOPTIONS={shlex.quote(options)} " if options else ""
     return (f"sudo -n -u postgres env PGPASSFILE={shlex.quote(names.passfile)} PGCONNECT_TIMEOUT=10 "
-            f"{command}")
+            f"{extra}{command}")
+
+
+def index_memory_mb(target: TargetHost, jobs: int) -> int:
+    """``maintenance_work_mem`` for each of ``jobs`` index builds: a quarter of the host's memory
+    shared among them, at most 1 GB each (64 MB, the default, makes a GIN index crawl)."""
+    kib = target.run("awk '/^MemTotal/ {print $2}' /proc/meminfo", what="reading memory").stdout.strip()
+    total_mb = int(kib) // 1024 if kib.isdigit() else 4096
+    return max(64, min(1024, total_mb // (4 * max(1, jobs))))
 
 
 def dump_path(names: Names) -> str:
@@ -46,16 +55,26 @@ def dump(target: TargetHost, names: Names, endpoint: SourceEndpoint) -> None:
     target.run(_as_postgres(names, command), what="pg_dump of the source schema")
 
 
-def restore(target: TargetHost, names: Names, section: str, *, jobs: int = 1, strict: bool = True) -> None:
-    """``pg_restore --section``; not ``strict`` after a crash (objects already made are reported and
-    skipped; ``verify``'s drift check then proves the result)."""
+def restore(target: TargetHost, names: Names, section: str, *, jobs: int = 1, strict: bool = True,
+            skip: list[str] | None = None) -> None:
+    """``pg_restore --section``, without the entries named in ``skip`` (``pg_restore -l`` names:
+    what the copy agent built already); not ``strict`` after a crash (objects already made are
+    reported and skipped; ``verify``'s drift check then proves the result)."""
     flags = (f"--section={section} --no-privileges -p {target.settings.port} "
              f"-d {shlex.quote(target.settings.dbname)}")
+    if skip:
+        listing = target.run(f"sudo -n -u postgres pg_restore -l {shlex.quote(dump_path(names))}",
+                             what="listing the schema dump").stdout
+        kept = [line for line in listing.splitlines() if not any(f" {entry} " in line for entry in skip)]
+        list_file = f"{names.directory}/{section}.list"
+        target.write_private(list_file, "\n".join(kept) + "\n")
+        flags += f" -L {shlex.quote(list_file)}"
     if jobs > 1:
         flags += f" -j {jobs}"
     if strict:
         flags += " --exit-on-error"
-    result = target.run(_as_postgres(names, f"pg_restore {flags} {shlex.quote(dump_path(names))}"),
+    options = f"-c maintenance_work_mem={index_memory_mb(target, jobs)}MB" if section == "post-data" else ""
+    result = target.run(_as_postgres(names, f"pg_restore {flags} {shlex.quote(dump_path(names))}", options),
                         check=strict, what=f"pg_restore --section={section}", timeout=7200)
     if not strict and result.status != 0 and "already exists" not in result.stderr:
         raise CheckFailed(f"{target.name}: pg_restore --section={section} failed: "
