@@ -42,7 +42,15 @@ from toolkit import interface, ssh  # noqa: E402
 
 PASSFILE = "/var/lib/postgresql/bench.pgpass"
 # Every peer copies the whole database: these and the reference service's own table.
-TABLES = ["pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history", "blobs", "docs", "notes"]
+TABLES = [
+    "pgbench_accounts",
+    "pgbench_branches",
+    "pgbench_tellers",
+    "pgbench_history",
+    "blobs",
+    "docs",
+    "notes",
+]
 
 
 class Lab:
@@ -53,18 +61,28 @@ class Lab:
         spec = interface.load_spec(self.status["spec"]).spec
         assert spec.targets.aws is not None and spec.targets.aws.database_endpoint is not None
         self.source_host = spec.targets.aws.database_endpoint.host
-        self.db_host = next(h for h in self.status["hosts"] if h["side"] == "baremetal")  # 1-host lab: db there
+        self.db_host = next(
+            h for h in self.status["hosts"] if h["side"] == "baremetal"
+        )  # 1-host lab: db there
         self.admin_password = (self.dir / "secrets" / "db_admin_password").read_text().strip()
         self.owner_password = (self.dir / "secrets" / "db_owner_password").read_text().strip()
 
     def source(self, role: str = "refservice") -> psycopg.Connection[Any]:
         password = self.owner_password if role == "refservice" else self.admin_password
-        return psycopg.connect(host=self.source_host, dbname="refservice", user=role, password=password,
-                               autocommit=True)
+        return psycopg.connect(
+            host=self.source_host, dbname="refservice", user=role, password=password, autocommit=True
+        )
+
+    def client(self) -> Any:
+        return ssh.connect(
+            self.db_host["address"],
+            user=self.status["ssh_user"],
+            key_file=self.status["ssh_key"],
+            known_hosts=self.status["known_hosts"],
+        )
 
     def on_target(self, command: str, *, input: str | None = None, timeout: float = 7200) -> str:
-        client = ssh.connect(self.db_host["address"], user=self.status["ssh_user"], key_file=self.status["ssh_key"],
-                             known_hosts=self.status["known_hosts"])
+        client = self.client()
         try:
             result = ssh.run(client, command, input=input, timeout=timeout)
         finally:
@@ -77,7 +95,9 @@ class Lab:
         return self.on_target(f"sudo -n -u postgres env PGPASSFILE={PASSFILE} sh -c {shlex.quote(command)}")
 
     def target_sql(self, sql: str, dbname: str = "postgres") -> str:
-        return self.on_target(f"sudo -n -u postgres psql -X -q -At -v ON_ERROR_STOP=1 -d {dbname} -f -", input=sql)
+        return self.on_target(
+            f"sudo -n -u postgres psql -X -q -At -v ON_ERROR_STOP=1 -d {dbname} -f -", input=sql
+        )
 
     def src(self) -> str:
         return f"-h {self.source_host} -U toolkit_admin -d refservice"
@@ -86,20 +106,41 @@ class Lab:
 def generate(lab: Lab, scale: int) -> int:
     """pgbench tables generated on the server, a bytea and a jsonb table; the bytes of their heaps."""
     with lab.source() as conn:
-        conn.execute("DROP TABLE IF EXISTS pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history, "
-                     "blobs, docs")
-    subprocess.run(["pgbench", "-i", "-q", "-I", "dtGvp", "-s", str(scale), "-h", lab.source_host, "-U",
-                    "refservice", "refservice"], check=True, env={"PGPASSWORD": lab.owner_password,
-                                                                   "PATH": "/usr/bin:/usr/lib/postgresql/15/bin"},
-                   capture_output=True)
+        conn.execute(
+            "DROP TABLE IF EXISTS pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history, "
+            "blobs, docs"
+        )
+    subprocess.run(
+        [
+            "pgbench",
+            "-i",
+            "-q",
+            "-I",
+            "dtGvp",
+            "-s",
+            str(scale),
+            "-h",
+            lab.source_host,
+            "-U",
+            "refservice",
+            "refservice",
+        ],
+        check=True,
+        env={"PGPASSWORD": lab.owner_password, "PATH": "/usr/bin:/usr/lib/postgresql/15/bin"},
+        capture_output=True,
+    )
     with lab.source() as conn:
         conn.execute("CREATE TABLE blobs (id int PRIMARY KEY, data bytea)")
-        conn.execute("INSERT INTO blobs SELECT g, decode(string_agg(md5(g::text || i::text), ''), 'hex') "
-                     "FROM generate_series(1, 20000) g, generate_series(1, 256) i GROUP BY g")
+        conn.execute(
+            "INSERT INTO blobs SELECT g, decode(string_agg(md5(g::text || i::text), ''), 'hex') "
+            "FROM generate_series(1, 20000) g, generate_series(1, 256) i GROUP BY g"
+        )
         conn.execute("CREATE TABLE docs (id int PRIMARY KEY, doc jsonb)")
-        conn.execute("INSERT INTO docs SELECT g, jsonb_build_object('id', g, 'name', md5(g::text), 'tags', "
-                     "ARRAY[md5((g+1)::text), md5((g+2)::text)], 'nested', jsonb_build_object('a', g, 'b', "
-                     "repeat(md5(g::text), 8))) FROM generate_series(1, 300000) g")
+        conn.execute(
+            "INSERT INTO docs SELECT g, jsonb_build_object('id', g, 'name', md5(g::text), 'tags', "
+            "ARRAY[md5((g+1)::text), md5((g+2)::text)], 'nested', jsonb_build_object('a', g, 'b', "
+            "repeat(md5(g::text), 8))) FROM generate_series(1, 300000) g"
+        )
         conn.execute("CREATE INDEX docs_gin ON docs USING gin (doc)")
         conn.execute("ANALYZE")
         row = conn.execute("SELECT sum(pg_table_size(c)) FROM unnest(%s::regclass[]) c", (TABLES,)).fetchone()
@@ -116,7 +157,9 @@ def timed(what: str, action: Any) -> float:
 
 
 def fresh_db(lab: Lab, name: str) -> None:
-    lab.target_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE);\nCREATE DATABASE {name} OWNER refservice;\n")
+    lab.target_sql(
+        f"DROP DATABASE IF EXISTS {name} WITH (FORCE);\nCREATE DATABASE {name} OWNER refservice;\n"
+    )
 
 
 def ensure_pgcopydb(lab: Lab) -> None:
@@ -125,8 +168,7 @@ def ensure_pgcopydb(lab: Lab) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(["apt-get", "download", "pgcopydb"], cwd=tmp, check=True, capture_output=True)
         deb = next(Path(tmp).glob("pgcopydb_*.deb"))
-        client = ssh.connect(lab.db_host["address"], user=lab.status["ssh_user"], key_file=lab.status["ssh_key"],
-                             known_hosts=lab.status["known_hosts"])
+        client = lab.client()
         try:
             client.open_sftp().put(str(deb), "/tmp/pgcopydb.deb")
         finally:
@@ -142,25 +184,33 @@ def dump_restore(lab: Lab) -> None:
 def pgcopydb(lab: Lab, jobs: int) -> None:
     fresh_db(lab, "bench_pgcopydb")
     lab.on_target("sudo -n rm -rf /var/lib/postgresql/pgcopydb")
-    lab.as_postgres("pgcopydb clone --no-owner --no-acl "
-                    f"--source postgres://toolkit_admin@{lab.source_host}/refservice "
-                    "--target 'postgres:///bench_pgcopydb?host=/var/run/postgresql' "
-                    f"--dir /var/lib/postgresql/pgcopydb --table-jobs {jobs} --index-jobs {jobs} > /var/lib/postgresql/pgcopydb.log 2>&1 "
-                    "|| { grep -v ' INFO ' /var/lib/postgresql/pgcopydb.log | tail -20 >&2; exit 1; }")
+    lab.as_postgres(
+        "pgcopydb clone --no-owner --no-acl "
+        f"--source postgres://toolkit_admin@{lab.source_host}/refservice "
+        "--target 'postgres:///bench_pgcopydb?host=/var/run/postgresql' "
+        f"--dir /var/lib/postgresql/pgcopydb --table-jobs {jobs} --index-jobs {jobs} "
+        "> /var/lib/postgresql/pgcopydb.log 2>&1 "
+        "|| { grep -v ' INFO ' /var/lib/postgresql/pgcopydb.log | tail -20 >&2; exit 1; }"
+    )
 
 
 def native_subscription(lab: Lab) -> None:
     fresh_db(lab, "bench_native")
-    lab.as_postgres(f"pg_dump -Fc --schema-only {lab.src()} | "
-                    "pg_restore -d bench_native")
+    lab.as_postgres(f"pg_dump -Fc --schema-only {lab.src()} | pg_restore -d bench_native")
     with lab.source("toolkit_admin") as conn:
         conn.execute("DROP PUBLICATION IF EXISTS bench_native")
         conn.execute(f"CREATE PUBLICATION bench_native FOR TABLE {', '.join(TABLES)}")
-    lab.target_sql(f"CREATE SUBSCRIPTION bench_native CONNECTION 'host={lab.source_host} dbname=refservice "
-                   f"user=toolkit_admin passfile={PASSFILE}' PUBLICATION bench_native WITH (copy_data = true);",
-                   "bench_native")
-    while lab.target_sql("SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'", "bench_native"
-                         ).strip() != "0":
+    lab.target_sql(
+        f"CREATE SUBSCRIPTION bench_native CONNECTION 'host={lab.source_host} dbname=refservice "
+        f"user=toolkit_admin passfile={PASSFILE}' PUBLICATION bench_native WITH (copy_data = true);",
+        "bench_native",
+    )
+    while (
+        lab.target_sql(
+            "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'", "bench_native"
+        ).strip()
+        != "0"
+    ):
         time.sleep(0.5)
 
 
@@ -172,9 +222,13 @@ def drop_native(lab: Lab) -> None:
 
 def raw_copy(lab: Lab) -> None:
     fresh_db(lab, "bench_raw")
-    lab.target_sql("CREATE TABLE pgbench_accounts (aid int, bid int, abalance int, filler char(84));", "bench_raw")
-    lab.as_postgres(f"psql -X -q {lab.src()} -c 'COPY pgbench_accounts TO STDOUT' | "
-                    "psql -X -q -d bench_raw -c 'COPY pgbench_accounts FROM STDIN'")
+    lab.target_sql(
+        "CREATE TABLE pgbench_accounts (aid int, bid int, abalance int, filler char(84));", "bench_raw"
+    )
+    lab.as_postgres(
+        f"psql -X -q {lab.src()} -c 'COPY pgbench_accounts TO STDOUT' | "
+        "psql -X -q -d bench_raw -c 'COPY pgbench_accounts FROM STDIN'"
+    )
 
 
 def standby(lab: Lab) -> None:
@@ -183,7 +237,9 @@ def standby(lab: Lab) -> None:
 
 
 def toolkit_replicate(lab: Lab) -> dict[str, Any]:
-    result = interface.replicate("baremetal", lab.status["spec"], replica_identity_full=True)  # pgbench_history
+    result = interface.replicate(
+        "baremetal", lab.status["spec"], replica_identity_full=True
+    )  # pgbench_history
     return {"run": result.run_id}
 
 
@@ -194,8 +250,13 @@ def steady_lag(lab: Lab, seconds: float) -> dict[str, Any]:
 
     def load() -> None:
         with tempfile.TemporaryDirectory() as tmp:
-            summary["load"] = run_load(lab.status["app_url"], rate=200, duration=seconds,
-                                       journal_path=Path(tmp) / "load.jsonl", stop=stop)
+            summary["load"] = run_load(
+                lab.status["app_url"],
+                rate=200,
+                duration=seconds,
+                journal_path=Path(tmp) / "load.jsonl",
+                stop=stop,
+            )
 
     thread = threading.Thread(target=load)
     thread.start()
@@ -207,10 +268,15 @@ def steady_lag(lab: Lab, seconds: float) -> dict[str, Any]:
     thread.join()
     lag_bytes = sorted(s[0] for s in samples)
     lag_seconds = sorted(s[1] for s in samples)
-    return {"writes_per_s": round(summary["load"].achieved_rate, 1), "samples": len(samples),
-            "lag_bytes_median": statistics.median(lag_bytes), "lag_bytes_max": lag_bytes[-1],
-            "lag_seconds_median": round(statistics.median(lag_seconds), 3), "lag_seconds_max": lag_seconds[-1],
-            "lag_seconds_p95": lag_seconds[int(0.95 * (len(lag_seconds) - 1))]}
+    return {
+        "writes_per_s": round(summary["load"].achieved_rate, 1),
+        "samples": len(samples),
+        "lag_bytes_median": statistics.median(lag_bytes),
+        "lag_bytes_max": lag_bytes[-1],
+        "lag_seconds_median": round(statistics.median(lag_seconds), 3),
+        "lag_seconds_max": lag_seconds[-1],
+        "lag_seconds_p95": lag_seconds[int(0.95 * (len(lag_seconds) - 1))],
+    }
 
 
 def main() -> None:
@@ -224,15 +290,19 @@ def main() -> None:
     size = generate(lab, args.scale)
     mb = size / 1e6
     print(f"source tables: {mb:.0f} MB", flush=True)
-    lab.on_target(f"sudo -n -u postgres sh -c 'umask 077 && cat > {PASSFILE}'",
-                  input=f"{lab.source_host}:5432:*:toolkit_admin:{lab.admin_password}\n")
+    lab.on_target(
+        f"sudo -n -u postgres sh -c 'umask 077 && cat > {PASSFILE}'",
+        input=f"{lab.source_host}:5432:*:toolkit_admin:{lab.admin_password}\n",
+    )
     ensure_pgcopydb(lab)
     jobs = max(2, min(8, 2 * int(lab.on_target("nproc").strip())))
     seconds: dict[str, float] = {}
     seconds["raw COPY pipe, largest table"] = timed("raw COPY of pgbench_accounts", lambda: raw_copy(lab))
     seconds["pg_dump -Fc | pg_restore"] = timed("pg_dump | pg_restore", lambda: dump_restore(lab))
     seconds["pgcopydb clone"] = timed("pgcopydb clone", lambda: pgcopydb(lab, jobs))
-    seconds["native subscription copy_data=true"] = timed("native subscription", lambda: native_subscription(lab))
+    seconds["native subscription copy_data=true"] = timed(
+        "native subscription", lambda: native_subscription(lab)
+    )
     drop_native(lab)
     for name in ("bench_dump", "bench_pgcopydb", "bench_native", "bench_raw"):
         lab.target_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE);")
@@ -253,8 +323,18 @@ def main() -> None:
     lab.on_target(f"sudo -n rm -f {PASSFILE}")
     print(f"\nsteady-state lag under 200 writes/s for {args.lag_seconds:.0f} s ...", flush=True)
     lag = steady_lag(lab, args.lag_seconds)
-    print(json.dumps({"source_mb": round(mb), "largest_table_mb": round(largest_mb), "seconds": seconds,
-                      "lag": lag, **run}, indent=1))
+    print(
+        json.dumps(
+            {
+                "source_mb": round(mb),
+                "largest_table_mb": round(largest_mb),
+                "seconds": seconds,
+                "lag": lag,
+                **run,
+            },
+            indent=1,
+        )
+    )
     interface.stop_replication("baremetal", lab.status["spec"])
 
 

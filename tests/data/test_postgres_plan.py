@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from toolkit.data.postgres import checksums, ledger
+from toolkit.data.postgres import checksums, ledger, schema
 from toolkit.data.postgres.catalog import Table
 from toolkit.data.postgres.ranges import KeyBuckets, PageRange, key_buckets, page_ranges
 from toolkit.data.postgres.resume import CopyAction, Observed, plan_copy
@@ -140,3 +140,19 @@ def seen(**kw: object) -> Observed:
 ])
 def test_resume_planning(observed: Observed, action: CopyAction) -> None:
     assert plan_copy(observed) is action
+
+
+def test_post_data_listing_skips_exactly_what_was_built_early() -> None:
+    listing = """;
+; Archive created at 2026-11-22
+3212; 2606 16400 CONSTRAINT public Tricky Types Tricky Types_pkey refservice
+3213; 1259 16401 INDEX public tricky_x refservice
+3214; 1259 16402 INDEX public tricky_x2 refservice
+3217; 2606 16411 CONSTRAINT public ev1 ev1_pkey refservice
+3218; 0 0 INDEX ATTACH public ev1_pkey refservice
+3220; 2606 16420 FK CONSTRAINT public child child_parent_fkey refservice"""
+    built = ["CONSTRAINT public Tricky Types Tricky Types_pkey", "INDEX public tricky_x"]
+    kept = schema.without_entries(listing, built)
+    entries = [line.split(";")[0] for line in kept if not line.startswith(";")]
+    assert entries == ["3214", "3217", "3218", "3220"]
+    assert kept[0] == ";"

@@ -65,7 +65,7 @@ def restore(target: TargetHost, names: Names, section: str, *, jobs: int = 1, st
     if skip:
         listing = target.run(f"sudo -n -u postgres pg_restore -l {shlex.quote(dump_path(names))}",
                              what="listing the schema dump").stdout
-        kept = [line for line in listing.splitlines() if not any(f" {entry} " in line for entry in skip)]
+        kept = without_entries(listing, skip)
         list_file = f"{names.directory}/{section}.list"
         target.write_private(list_file, "\n".join(kept) + "\n")
         flags += f" -L {shlex.quote(list_file)}"
@@ -79,6 +79,17 @@ def restore(target: TargetHost, names: Names, section: str, *, jobs: int = 1, st
     if not strict and result.status != 0 and "already exists" not in result.stderr:
         raise CheckFailed(f"{target.name}: pg_restore --section={section} failed: "
                           f"{result.stderr.strip()[-400:]}")
+
+
+def without_entries(listing: str, skip: list[str]) -> list[str]:
+    """The lines of a ``pg_restore -l`` listing but those naming an entry of ``skip``.
+
+    A line reads ``<id>; <catalog> <oid> <kind> <schema> <name...> <owner>``; an entry is
+    ``<kind> <schema> <name...>`` (``INDEX public x``, ``CONSTRAINT public t t_pkey``), matched
+    whole, so that ``INDEX public x`` does not take ``INDEX public x2`` with it.
+    """
+    return [line for line in listing.splitlines()
+            if line.startswith(";") or not any(f" {entry} " in line for entry in skip)]
 
 
 def analyze(target: TargetHost, names: Names, jobs: int) -> None:
