@@ -198,11 +198,18 @@ def runs() -> list[RunInfo]:
 
 
 def replicate(target: str, spec_path: Path | str | None = None, *,
-              listeners: list[Listener] | None = None) -> ReplicationResult:
-    """Start or continue replication to ``target``; return once it is caught up and streaming."""
+              listeners: list[Listener] | None = None,
+              replica_identity_full: bool = False) -> ReplicationResult:
+    """Start or continue replication to ``target``; return once it is caught up and streaming.
+
+    ``replica_identity_full`` lets the database mover set REPLICA IDENTITY FULL on source tables
+    without a primary key (preflight refuses them otherwise).
+    """
+    from toolkit.data.mover import MoverOptions
     from toolkit.data.replication import replicate as run_replication
 
-    return run_replication(load_spec(spec_path), target, listeners=listeners or [])
+    return run_replication(load_spec(spec_path), target, listeners=listeners or [],
+                           options=MoverOptions(replica_identity_full=replica_identity_full))
 
 
 def replication_status(target: str, spec_path: Path | str | None = None) -> dict[str, Any]:

@@ -68,9 +68,18 @@ def connect(host: str, *, user: str, key_file: Path | str, known_hosts: Path | s
     return client
 
 
-def run(client: paramiko.SSHClient, command: str, *, timeout: float = 60.0) -> CommandResult:
-    """Run ``command`` (a remote shell line: quote its parts with shlex.quote) and wait for it."""
-    _, stdout, stderr = client.exec_command(command, timeout=timeout)
+def run(client: paramiko.SSHClient, command: str, *, timeout: float = 60.0,
+        input: str | bytes | None = None) -> CommandResult:
+    """Run ``command`` (a remote shell line: quote its parts with shlex.quote) and wait for it.
+
+    ``input`` is written to the command's stdin, then closed: the way to hand a remote command a
+    secret or a script without putting it on a command line (``ps`` shows those).
+    """
+    stdin, stdout, stderr = client.exec_command(command, timeout=timeout)
+    if input is not None:
+        stdin.write(input.encode() if isinstance(input, str) else input)
+        stdin.flush()
+    stdin.channel.shutdown_write()
     out = stdout.read().decode(errors="replace")
     err = stderr.read().decode(errors="replace")
     return CommandResult(stdout.channel.recv_exit_status(), out, err)

@@ -20,14 +20,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import yaml
+from psycopg import sql
 
 from tests.baremetal.labspec import derived_spec
 from tests.fixtures.canary import Sandbox, spec_canaries, spec_secret_refs
 from tests.fixtures.lab import require_lab, session_lab_name
+from toolkit import ssh
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(1800)]
+
+DATA_COMMANDS = [["replicate", "--to", "baremetal"], ["replicate", "--to", "baremetal", "--status", "--json"],
+                 ["verify", "--to", "baremetal", "--json"], ["replicate", "--to", "baremetal", "--stop"]]
 
 
 @dataclass
@@ -149,3 +155,32 @@ def test_runs_and_report_of_a_provisioning_leak_no_secret(guarded_lab: GuardedLa
     assert json.loads(report.stdout)["steps"][0]["name"] == "playbook"
     guarded_lab.sandbox.assert_no_leak({**look_for, **guarded_lab.lab_secrets()}, listed)
     guarded_lab.sandbox.assert_no_leak({**look_for, **guarded_lab.lab_secrets()}, report)
+
+def test_replicate_and_verify_leak_no_secret(guarded_lab: GuardedLab, canary_spec: Any) -> None:
+    spec, env, look_for = canary_spec
+    assert "CANARY_DATABASE_ADMIN_PASSWORD" in look_for
+    lab_dir = Path(guarded_lab.status["dir"])
+    source = yaml.safe_load((lab_dir / "service.yaml").read_text())["targets"]["aws"]["database_endpoint"]
+    real = (lab_dir / "secrets" / "db_admin_password").read_text().strip()
+    # The source's admin role takes the canary as its password, so that the canary is what travels.
+    with psycopg.connect(host=source["host"], port=source["port"], dbname="refservice", user="toolkit_admin",
+                         password=real, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER ROLE toolkit_admin PASSWORD {}").format(
+            sql.Literal(env["CANARY_DATABASE_ADMIN_PASSWORD"])))
+    # The provisioned target becomes a standby: app stopped, its database empty.
+    host = next(h for h in guarded_lab.status["hosts"] if h["side"] == "baremetal")
+    status = guarded_lab.status
+    client = ssh.connect(host["address"], user=status["ssh_user"], key_file=status["ssh_key"],
+                         known_hosts=status["known_hosts"])
+    try:
+        emptied = ssh.run(client, "sudo -n systemctl stop 'refservice@*' && sudo -n -u postgres psql -X -q "
+                                  "-c 'DROP DATABASE refservice WITH (FORCE)' "
+                                  "-c 'CREATE DATABASE refservice OWNER refservice'")
+    finally:
+        client.close()
+    assert emptied.status == 0, emptied.stderr
+    for args in DATA_COMMANDS:
+        result = guarded_lab.run(" ".join(args[:1] + args[3:]), [*args, "--spec", str(spec)], env=env,
+                                 cwd=spec.parent)
+        assert result.returncode == 0, result.stdout.decode()[-4000:] + result.stderr.decode()[-4000:]
+        guarded_lab.sandbox.assert_no_leak({**look_for, **guarded_lab.lab_secrets()}, result)

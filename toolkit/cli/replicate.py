@@ -28,9 +28,14 @@ def _show_status(console: Console, status: dict[str, Any]) -> None:
 @to_option
 @click.option("--status", "show_status", is_flag=True, help="Show lag, per-table state and retained WAL.")
 @click.option("--stop", is_flag=True, help="Stop replication and remove every trace from both sides.")
+@click.option("--replica-identity-full", is_flag=True,
+              help="Set REPLICA IDENTITY FULL on source tables without a primary key instead of refusing "
+                   "them. Costs: every UPDATE/DELETE on them logs the whole old row, and the target scans "
+                   "the table to apply each one. Undone by --stop.")
 @spec_option
 @json_option
-def replicate(target: str, show_status: bool, stop: bool, spec_path: Any, as_json: bool) -> None:
+def replicate(target: str, show_status: bool, stop: bool, replica_identity_full: bool, spec_path: Any,
+              as_json: bool) -> None:
     """Copy the database and objects to the target while the source serves, then keep them current.
 
     Runs preflight, the schema, the initial copy and an object pass, and returns once the target
@@ -53,7 +58,8 @@ def replicate(target: str, show_status: bool, stop: bool, spec_path: Any, as_jso
             console.print(f"{kind}: " + (", ".join(things) if things else "nothing left to remove"))
         return
     with event_view(as_json) as view:
-        result = interface.replicate(target, spec_path, listeners=[view])
+        result = interface.replicate(target, spec_path, listeners=[view],
+                                     replica_identity_full=replica_identity_full)
     if as_json:
         emit_json(result.to_json())
     else:

@@ -6,13 +6,16 @@ they start (the database first: it is the one that streams).
 
 from __future__ import annotations
 
-from toolkit.data.mover import DataMover, Difference, Finding, Verification
+from toolkit.data.mover import DataMover, Difference, Finding, MoverOptions, Verification
 from toolkit.spec import LoadedSpec
 
-__all__ = ["DataMover", "Difference", "Finding", "Verification", "movers"]
+__all__ = ["DataMover", "Difference", "Finding", "MoverOptions", "Verification", "movers"]
 
 
-def movers(loaded: LoadedSpec) -> list[DataMover]:
+def movers(loaded: LoadedSpec, options: MoverOptions | None = None) -> list[DataMover]:
     """The movers for this spec. Each kind registers here (imports stay lazy: they are heavy)."""
     found: list[DataMover] = []
+    from toolkit.data.postgres import PostgresMover
+
+    found.append(PostgresMover(loaded, options))
     return found

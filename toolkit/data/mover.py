@@ -25,6 +25,13 @@ from toolkit.spec import LoadedSpec
 
 
 @dataclass(frozen=True)
+class MoverOptions:
+    """What the user chose on the command line that changes how movers work."""
+
+    replica_identity_full: bool = False  # set REPLICA IDENTITY FULL on source tables without a key
+
+
+@dataclass(frozen=True)
 class Finding:
     """Something preflight saw: an ``error`` stops the run, a ``warning`` is shown, ``info`` is told."""
 
@@ -70,8 +77,9 @@ class DataMover(ABC):
 
     kind: ClassVar[str]  # "database", "objects": names the mover in output and journals
 
-    def __init__(self, loaded: LoadedSpec) -> None:
+    def __init__(self, loaded: LoadedSpec, options: MoverOptions | None = None) -> None:
         self.loaded = loaded
+        self.options = options or MoverOptions()
 
     @abstractmethod
     def preflight(self) -> list[Finding]:

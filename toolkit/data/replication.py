@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolkit.data import movers
-from toolkit.data.mover import DataMover, Finding, Verification
+from toolkit.data.mover import DataMover, Finding, MoverOptions, Verification
 from toolkit.errors import BadInput, CheckFailed
 from toolkit.runs import Listener, Run, RunLocked
 from toolkit.spec import LoadedSpec
@@ -25,12 +25,12 @@ def subject(loaded: LoadedSpec) -> str:
     return f"{loaded.spec.service.name}.replication"
 
 
-def _movers(loaded: LoadedSpec, target: str) -> list[DataMover]:
+def _movers(loaded: LoadedSpec, target: str, options: MoverOptions | None = None) -> list[DataMover]:
     if target != "baremetal":
         raise BadInput(f"--to {target}: data can be replicated to baremetal only")
     if loaded.spec.targets.baremetal is None:
         raise BadInput(f"{loaded.path}: targets.baremetal is not set; there is nowhere to replicate to")
-    found = movers(loaded)
+    found = movers(loaded, options)
     if not found:
         raise BadInput(f"{loaded.path}: the spec has no data to replicate")
     return found
@@ -69,9 +69,9 @@ def _open_run(loaded: LoadedSpec, listeners: Iterable[Listener]) -> tuple[Run, b
 
 
 def replicate(loaded: LoadedSpec, target: str = "baremetal", *,
-              listeners: Iterable[Listener] = ()) -> ReplicationResult:
+              listeners: Iterable[Listener] = (), options: MoverOptions | None = None) -> ReplicationResult:
     """Preflight every mover, then start each; return once all are caught up."""
-    found = _movers(loaded, target)
+    found = _movers(loaded, target, options)
     run, resumed = _open_run(loaded, listeners)
     with run:
         findings: list[Finding] = []

@@ -1,0 +1,342 @@
+"""The database's initial copy, the toolkit against its peers, between the lab's two servers.
+
+    sudo .venv/bin/python benchmarks/database_copy.py --lab NAME [--scale 80] [--lag-seconds 60]
+
+``NAME`` is a lab that is up, whose bare-metal hosts were provisioned with ``--standby`` and saved
+as the lab snapshot ``standby`` (``toolkit lab snapshot --name NAME standby``). The source gets
+about ``scale * 12.5`` MB of pgbench tables (generated server-side), plus a bytea table and a jsonb
+table. Every peer runs on the target's database host, pulling from the source, in its own target
+database of the same cluster:
+
+- ``pg_dump -Fc | pg_restore`` (one pipe, as most people run it);
+- ``pgcopydb clone`` (Debian's; installed on the host from this machine's apt cache if missing);
+- a native subscription with ``copy_data = true`` (schema restored whole first, as it requires);
+- a raw ``COPY ... TO STDOUT | COPY ... FROM STDIN`` of the largest table into a bare table: the floor;
+- ``toolkit replicate`` into the spec's database, from the standby snapshot.
+
+Then the steady-state lag: the reference app's load generator at 200 writes/s on the source while
+``replicate --status`` is sampled every second. Prints seconds, MB/s and ratios, and JSON at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from refservice.loadgen import run_load  # noqa: E402
+from toolkit import interface, ssh  # noqa: E402
+
+PASSFILE = "/var/lib/postgresql/bench.pgpass"
+# Every peer copies the whole database: these and the reference service's own table.
+TABLES = [
+    "pgbench_accounts",
+    "pgbench_branches",
+    "pgbench_tellers",
+    "pgbench_history",
+    "blobs",
+    "docs",
+    "notes",
+]
+
+
+class Lab:
+    def __init__(self, name: str) -> None:
+        self.status = interface.lab_status(name)
+        self.name = name
+        self.dir = Path(self.status["dir"])
+        spec = interface.load_spec(self.status["spec"]).spec
+        assert spec.targets.aws is not None and spec.targets.aws.database_endpoint is not None
+        self.source_host = spec.targets.aws.database_endpoint.host
+        self.db_host = next(
+            h for h in self.status["hosts"] if h["side"] == "baremetal"
+        )  # 1-host lab: db there
+        self.admin_password = (self.dir / "secrets" / "db_admin_password").read_text().strip()
+        self.owner_password = (self.dir / "secrets" / "db_owner_password").read_text().strip()
+
+    def source(self, role: str = "refservice") -> psycopg.Connection[Any]:
+        password = self.owner_password if role == "refservice" else self.admin_password
+        return psycopg.connect(
+            host=self.source_host, dbname="refservice", user=role, password=password, autocommit=True
+        )
+
+    def client(self) -> Any:
+        return ssh.connect(
+            self.db_host["address"],
+            user=self.status["ssh_user"],
+            key_file=self.status["ssh_key"],
+            known_hosts=self.status["known_hosts"],
+        )
+
+    def on_target(self, command: str, *, input: str | None = None, timeout: float = 7200) -> str:
+        client = self.client()
+        try:
+            result = ssh.run(client, command, input=input, timeout=timeout)
+        finally:
+            client.close()
+        if result.status != 0:
+            raise RuntimeError(f"{command[:120]}: {result.stderr[-800:]}")
+        return result.stdout
+
+    def as_postgres(self, command: str) -> str:
+        return self.on_target(f"sudo -n -u postgres env PGPASSFILE={PASSFILE} sh -c {shlex.quote(command)}")
+
+    def target_sql(self, sql: str, dbname: str = "postgres") -> str:
+        return self.on_target(
+            f"sudo -n -u postgres psql -X -q -At -v ON_ERROR_STOP=1 -d {dbname} -f -", input=sql
+        )
+
+    def src(self) -> str:
+        return f"-h {self.source_host} -U toolkit_admin -d refservice"
+
+
+def generate(lab: Lab, scale: int) -> int:
+    """pgbench tables generated on the server, a bytea and a jsonb table; the bytes of their heaps."""
+    with lab.source() as conn:
+        conn.execute(
+            "DROP TABLE IF EXISTS pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history, "
+            "blobs, docs"
+        )
+    subprocess.run(
+        [
+            "pgbench",
+            "-i",
+            "-q",
+            "-I",
+            "dtGvp",
+            "-s",
+            str(scale),
+            "-h",
+            lab.source_host,
+            "-U",
+            "refservice",
+            "refservice",
+        ],
+        check=True,
+        env={"PGPASSWORD": lab.owner_password, "PATH": "/usr/bin:/usr/lib/postgresql/15/bin"},
+        capture_output=True,
+    )
+    with lab.source() as conn:
+        conn.execute("CREATE TABLE blobs (id int PRIMARY KEY, data bytea)")
+        conn.execute(
+            "INSERT INTO blobs SELECT g, decode(string_agg(md5(g::text || i::text), ''), 'hex') "
+            "FROM generate_series(1, 20000) g, generate_series(1, 256) i GROUP BY g"
+        )
+        conn.execute("CREATE TABLE docs (id int PRIMARY KEY, doc jsonb)")
+        conn.execute(
+            "INSERT INTO docs SELECT g, jsonb_build_object('id', g, 'name', md5(g::text), 'tags', "
+            "ARRAY[md5((g+1)::text), md5((g+2)::text)], 'nested', jsonb_build_object('a', g, 'b', "
+            "repeat(md5(g::text), 8))) FROM generate_series(1, 300000) g"
+        )
+        conn.execute("CREATE INDEX docs_gin ON docs USING gin (doc)")
+        conn.execute("ANALYZE")
+        row = conn.execute("SELECT sum(pg_table_size(c)) FROM unnest(%s::regclass[]) c", (TABLES,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def timed(what: str, action: Any) -> float:
+    started = time.monotonic()
+    action()
+    seconds = time.monotonic() - started
+    print(f"  {what}: {seconds:.1f} s", flush=True)
+    return seconds
+
+
+def fresh_db(lab: Lab, name: str) -> None:
+    lab.target_sql(
+        f"DROP DATABASE IF EXISTS {name} WITH (FORCE);\nCREATE DATABASE {name} OWNER refservice;\n"
+    )
+
+
+def ensure_pgcopydb(lab: Lab) -> None:
+    if lab.on_target("command -v pgcopydb || true").strip():
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["apt-get", "download", "pgcopydb"], cwd=tmp, check=True, capture_output=True)
+        deb = next(Path(tmp).glob("pgcopydb_*.deb"))
+        client = lab.client()
+        try:
+            client.open_sftp().put(str(deb), "/tmp/pgcopydb.deb")
+        finally:
+            client.close()
+    lab.on_target("sudo -n dpkg -i /tmp/pgcopydb.deb")
+
+
+def dump_restore(lab: Lab) -> None:
+    fresh_db(lab, "bench_dump")
+    lab.as_postgres(f"pg_dump -Fc {lab.src()} | pg_restore -d bench_dump")
+
+
+def pgcopydb(lab: Lab, jobs: int) -> None:
+    fresh_db(lab, "bench_pgcopydb")
+    lab.on_target("sudo -n rm -rf /var/lib/postgresql/pgcopydb")
+    lab.as_postgres(
+        "pgcopydb clone --no-owner --no-acl "
+        f"--source postgres://toolkit_admin@{lab.source_host}/refservice "
+        "--target 'postgres:///bench_pgcopydb?host=/var/run/postgresql' "
+        f"--dir /var/lib/postgresql/pgcopydb --table-jobs {jobs} --index-jobs {jobs} "
+        "> /var/lib/postgresql/pgcopydb.log 2>&1 "
+        "|| { grep -v ' INFO ' /var/lib/postgresql/pgcopydb.log | tail -20 >&2; exit 1; }"
+    )
+
+
+def native_subscription(lab: Lab) -> None:
+    fresh_db(lab, "bench_native")
+    lab.as_postgres(f"pg_dump -Fc --schema-only {lab.src()} | pg_restore -d bench_native")
+    with lab.source("toolkit_admin") as conn:
+        conn.execute("DROP PUBLICATION IF EXISTS bench_native")
+        conn.execute(f"CREATE PUBLICATION bench_native FOR TABLE {', '.join(TABLES)}")
+    lab.target_sql(
+        f"CREATE SUBSCRIPTION bench_native CONNECTION 'host={lab.source_host} dbname=refservice "
+        f"user=toolkit_admin passfile={PASSFILE}' PUBLICATION bench_native WITH (copy_data = true);",
+        "bench_native",
+    )
+    while (
+        lab.target_sql(
+            "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'", "bench_native"
+        ).strip()
+        != "0"
+    ):
+        time.sleep(0.5)
+
+
+def drop_native(lab: Lab) -> None:
+    lab.target_sql("DROP SUBSCRIPTION IF EXISTS bench_native;", "bench_native")
+    with lab.source("toolkit_admin") as conn:
+        conn.execute("DROP PUBLICATION IF EXISTS bench_native")
+
+
+def raw_copy(lab: Lab) -> None:
+    fresh_db(lab, "bench_raw")
+    lab.target_sql(
+        "CREATE TABLE pgbench_accounts (aid int, bid int, abalance int, filler char(84));", "bench_raw"
+    )
+    lab.as_postgres(
+        f"psql -X -q {lab.src()} -c 'COPY pgbench_accounts TO STDOUT' | "
+        "psql -X -q -d bench_raw -c 'COPY pgbench_accounts FROM STDIN'"
+    )
+
+
+def standby(lab: Lab) -> None:
+    interface.lab_restore(lab.name, "standby")
+    lab.status = interface.lab_status(lab.name)
+
+
+def toolkit_replicate(lab: Lab) -> dict[str, Any]:
+    result = interface.replicate(
+        "baremetal", lab.status["spec"], replica_identity_full=True
+    )  # pgbench_history
+    return {"run": result.run_id}
+
+
+def steady_lag(lab: Lab, seconds: float) -> dict[str, Any]:
+    samples: list[tuple[int, float]] = []
+    stop = threading.Event()
+    summary: dict[str, Any] = {}
+
+    def load() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            summary["load"] = run_load(
+                lab.status["app_url"],
+                rate=200,
+                duration=seconds,
+                journal_path=Path(tmp) / "load.jsonl",
+                stop=stop,
+            )
+
+    thread = threading.Thread(target=load)
+    thread.start()
+    time.sleep(3)
+    while thread.is_alive():
+        status = interface.replication_status("baremetal", lab.status["spec"])["database"]
+        samples.append((int(status["lag_bytes"] or 0), float(status["lag_seconds"] or 0)))
+        time.sleep(1)
+    thread.join()
+    lag_bytes = sorted(s[0] for s in samples)
+    lag_seconds = sorted(s[1] for s in samples)
+    return {
+        "writes_per_s": round(summary["load"].achieved_rate, 1),
+        "samples": len(samples),
+        "lag_bytes_median": statistics.median(lag_bytes),
+        "lag_bytes_max": lag_bytes[-1],
+        "lag_seconds_median": round(statistics.median(lag_seconds), 3),
+        "lag_seconds_max": lag_seconds[-1],
+        "lag_seconds_p95": lag_seconds[int(0.95 * (len(lag_seconds) - 1))],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lab", required=True)
+    parser.add_argument("--scale", type=int, default=80)
+    parser.add_argument("--lag-seconds", type=float, default=60)
+    args = parser.parse_args()
+    lab = Lab(args.lab)
+    print(f"generating scale {args.scale} on the source ...", flush=True)
+    size = generate(lab, args.scale)
+    mb = size / 1e6
+    print(f"source tables: {mb:.0f} MB", flush=True)
+    lab.on_target(
+        f"sudo -n -u postgres sh -c 'umask 077 && cat > {PASSFILE}'",
+        input=f"{lab.source_host}:5432:*:toolkit_admin:{lab.admin_password}\n",
+    )
+    ensure_pgcopydb(lab)
+    jobs = max(2, min(8, 2 * int(lab.on_target("nproc").strip())))
+    seconds: dict[str, float] = {}
+    seconds["raw COPY pipe, largest table"] = timed("raw COPY of pgbench_accounts", lambda: raw_copy(lab))
+    seconds["pg_dump -Fc | pg_restore"] = timed("pg_dump | pg_restore", lambda: dump_restore(lab))
+    seconds["pgcopydb clone"] = timed("pgcopydb clone", lambda: pgcopydb(lab, jobs))
+    seconds["native subscription copy_data=true"] = timed(
+        "native subscription", lambda: native_subscription(lab)
+    )
+    drop_native(lab)
+    for name in ("bench_dump", "bench_pgcopydb", "bench_native", "bench_raw"):
+        lab.target_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE);")
+    run: dict[str, Any] = {}
+    standby(lab)
+    seconds["toolkit replicate"] = timed("toolkit replicate", lambda: run.update(toolkit_replicate(lab)))
+    with lab.source() as conn:
+        row = conn.execute("SELECT pg_table_size('pgbench_accounts')").fetchone()
+    assert row is not None
+    largest_mb = int(row[0]) / 1e6
+    print(f"\n{'peer':40} {'seconds':>8} {'MB/s':>7} {'toolkit is x faster':>20}")
+    for name, value in seconds.items():
+        volume = largest_mb if name.startswith("raw") else mb
+        print(f"{name:40} {value:8.1f} {volume / value:7.1f} {value / seconds['toolkit replicate']:20.2f}")
+    raw_rate = largest_mb / seconds["raw COPY pipe, largest table"]
+    toolkit_rate = mb / seconds["toolkit replicate"]
+    print(f"toolkit MB/s over the raw pipe's MB/s (the floor's rate): {toolkit_rate / raw_rate:.2f}")
+    lab.on_target(f"sudo -n rm -f {PASSFILE}")
+    print(f"\nsteady-state lag under 200 writes/s for {args.lag_seconds:.0f} s ...", flush=True)
+    lag = steady_lag(lab, args.lag_seconds)
+    print(
+        json.dumps(
+            {
+                "source_mb": round(mb),
+                "largest_table_mb": round(largest_mb),
+                "seconds": seconds,
+                "lag": lag,
+                **run,
+            },
+            indent=1,
+        )
+    )
+    interface.stop_replication("baremetal", lab.status["spec"])
+
+
+if __name__ == "__main__":
+    main()

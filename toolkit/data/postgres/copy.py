@@ -1,0 +1,157 @@
+"""The initial copy, driven from the operator, done on the target's database host by the agent.
+
+The operator plans the ranges (``ranges.page_ranges`` over the source's tables), writes them to
+the ledger, ships ``agent.py`` with its config and the source's passfile (0600, postgres) to the
+target host, starts it as a transient systemd unit, and follows the ledger: every range that
+ends is journaled in the run (``database.copy.range``), with progress in bytes and tables.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolkit.data.postgres import ledger
+from toolkit.data.postgres.catalog import Table
+from toolkit.data.postgres.names import Names
+from toolkit.data.postgres.ranges import PageRange, page_ranges
+from toolkit.data.postgres.source import SourceEndpoint
+from toolkit.data.postgres.sqltext import ident
+from toolkit.data.postgres.target import TargetHost
+from toolkit.errors import CheckFailed
+from toolkit.runs import Run
+
+AGENT_SOURCE = Path(__file__).with_name("agent.py")
+POLL_S = 1.0
+
+
+class CopyFailed(CheckFailed):
+    """The copy agent on the target host stopped with an error."""
+
+
+def plan(tables: list[Table], workers: int) -> list[tuple[Table, list[PageRange]]]:
+    """Every table's ranges, the largest tables first (they bound the copy's duration)."""
+    ordered = sorted(tables, key=lambda t: (-t.bytes, t.label))
+    return [(table, page_ranges(table.pages, size=table.bytes, workers=workers)) for table in ordered]
+
+
+def workers_on(target: TargetHost) -> int:
+    cores = int(target.run("nproc", what="counting cores").stdout.strip() or 1)
+    return max(2, min(8, cores * 2))  # COPY waits on I/O and on the network half the time
+
+
+def install(target: TargetHost, names: Names, endpoint: SourceEndpoint) -> None:
+    """The agent, its passfile and a config without secrets, in a 0700 directory of postgres."""
+    target.write_private(names.passfile, endpoint.passfile_line())
+    target.write_private(f"{names.directory}/agent.py", AGENT_SOURCE.read_text())
+
+
+def write_config(target: TargetHost, names: Names, endpoint: SourceEndpoint, workers: int,
+                 index_memory_mb: int) -> str:
+    config = {"source": {"host": endpoint.host, "port": endpoint.port, "dbname": endpoint.dbname,
+                         "user": endpoint.user},
+              "passfile": names.passfile, "dbname": target.settings.dbname, "port": target.settings.port,
+              "slot": names.slot, "ledger": names.ledger, "workers": workers,
+              "index_memory_mb": index_memory_mb}
+    path = f"{names.directory}/config.json"
+    target.write_private(path, json.dumps(config))
+    return path
+
+
+def agent_state(target: TargetHost, names: Names) -> tuple[bool, dict[str, Any]]:
+    """Whether the agent's unit runs, and its last state (empty when it never ran)."""
+    out = target.run(f"systemctl is-active {shlex.quote(names.unit)}; "
+                     f"sudo -n cat {shlex.quote(names.directory + '/state.json')} 2>/dev/null || true",
+                     check=False).stdout.splitlines()
+    running = bool(out) and out[0].strip() in ("active", "activating")
+    state = {}
+    if len(out) > 1 and out[1].strip():
+        try:
+            state = json.loads(out[1])
+        except ValueError:
+            state = {}
+    return running, state
+
+
+def start_agent(target: TargetHost, names: Names, config_path: str) -> None:
+    target.run(f"sudo -n rm -f {shlex.quote(names.directory + '/state.json')}; "
+               f"sudo -n systemctl reset-failed {shlex.quote(names.unit)} 2>/dev/null; "
+               f"sudo -n systemd-run --quiet --collect --unit={shlex.quote(names.unit)} --uid=postgres "
+               f"--gid=postgres --working-directory={shlex.quote(names.directory)} "
+               f"--property=Description='toolkit: initial copy of the {names.service} database' "
+               f"python3 {shlex.quote(names.directory + '/agent.py')} {shlex.quote(config_path)}",
+               what="starting the copy agent")
+
+
+def stop_agent(target: TargetHost, names: Names) -> bool:
+    running, _ = agent_state(target, names)
+    if running:
+        target.run(f"sudo -n systemctl stop {shlex.quote(names.unit)}", check=False)
+    return running
+
+
+def truncate_planned(target: TargetHost, names: Names) -> None:
+    tables = target.json("SELECT coalesce(json_agg(DISTINCT format('%I.%I', schema_name, table_name)), "
+                         f"'[]') FROM {ident(names.ledger)}.ranges")
+    if tables:
+        target.psql(f"TRUNCATE {', '.join(tables)};\nUPDATE {ident(names.ledger)}.ranges SET done = false, "
+                    "rows = NULL, bytes = NULL, seconds = NULL;\n"
+                    f"UPDATE {ident(names.ledger)}.early SET claimed = false WHERE NOT built;\n")
+
+
+@dataclass
+class Follower:
+    """Turns the ledger's ranges into journal records and progress events."""
+
+    run: Run
+    journaled: set[tuple[str, int]]
+    started: float = 0.0
+    first_bytes: int = 0
+
+    @classmethod
+    def for_run(cls, run: Run) -> Follower:
+        seen = {(r["values"]["table"], int(r["values"]["range"])) for r in run.journal.records()
+                if r.get("event") == "measure" and r.get("step") == "database.copy.range"}
+        return cls(run=run, journaled=seen, started=time.monotonic())
+
+    def update(self, ranges: list[dict[str, Any]]) -> tuple[int, int]:
+        done_bytes = sum(int(r["bytes"] or 0) for r in ranges if r["done"])
+        # Planned from table sizes on disk; COPY's stream is smaller. Once all is done, it is the total.
+        planned = sum(int(r["planned_bytes"] or 0) for r in ranges)
+        total = done_bytes if all(r["done"] for r in ranges) else planned
+        for r in ranges:
+            key = (r["tbl"], int(r["part"]))
+            if r["done"] and key not in self.journaled:
+                self.journaled.add(key)
+                self.run.measure("database.copy.range", table=r["tbl"], range=int(r["part"]),
+                                 rows=int(r["rows"] or 0), bytes=int(r["bytes"] or 0),
+                                 seconds=round(float(r["seconds"] or 0), 3))
+        tables = {r["tbl"] for r in ranges}
+        finished = {t for t in tables if all(r["done"] for r in ranges if r["tbl"] == t)}
+        elapsed = max(1e-6, time.monotonic() - self.started)
+        rate = max(0, done_bytes - self.first_bytes) / elapsed
+        left = max(0, total - done_bytes)
+        self.run.progress("database.copy", f"{len(finished)}/{len(tables)} tables",
+                          done=done_bytes, total=max(total, done_bytes), unit="bytes",
+                          rate=round(rate), eta=round(left / rate, 1) if rate > 0 else None,
+                          tables_done=len(finished), tables=len(tables))
+        return len(finished), len(tables)
+
+
+def follow(run: Run, target: TargetHost, names: Names) -> dict[str, Any]:
+    """Wait for the agent, journaling ranges as they end; its final state."""
+    follower = Follower.for_run(run)
+    follower.first_bytes = sum(int(r["bytes"] or 0) for r in ledger.ranges(target, names.ledger) if r["done"])
+    while True:
+        running, state = agent_state(target, names)
+        follower.update(ledger.ranges(target, names.ledger))
+        if not running:
+            if state.get("phase") != "copied":
+                raise CopyFailed(f"the copy agent on {target.name} stopped: "
+                                 f"{state.get('error') or state.get('phase') or 'it left no state'}")
+            return state
+        time.sleep(POLL_S)

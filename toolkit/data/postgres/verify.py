@@ -1,0 +1,113 @@
+"""``verify``: row counts and content digests per table (per key bucket), and schema drift.
+
+What a pass proves: at the moment each table was digested, the target held exactly the source's
+rows for it (same count, same text rendering of every column, in key order or as a multiset), the
+same tables existed on both sides, and the two schemas (tables, columns, types, keys, indexes,
+constraints, views, functions, sequences' definitions) were the same as text.
+
+What it does not prove: that sequences' current values match (they are synced on demand, at
+cutover); that privileges granted to other roles match (they are not carried); that the sides were
+digested at one instant (under a steady stream a table may differ for a moment: a difference is
+confirmed by digesting that table again after the target catches up, and only a lasting one is
+reported); anything about a value that renders the same as text but differs in bits (none of
+PostgreSQL's built-in types do, floating point included with ``extra_float_digits = 1``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from toolkit.data.mover import Difference, Verification
+from toolkit.data.postgres import catalog, checksums, schema
+from toolkit.data.postgres.catalog import Table
+from toolkit.data.postgres.names import Names
+from toolkit.data.postgres.ranges import KeyBuckets, key_buckets
+from toolkit.data.postgres.source import SourceEndpoint, query, scalar
+from toolkit.data.postgres.sqltext import SESSION_SETTINGS, ident
+from toolkit.data.postgres.target import TargetHost
+
+CATCH_UP_WAIT_S = 15.0
+CONFIRMATIONS = 4  # a table that differs is digested again this many times before it is reported
+CONFIRM_PAUSE_S = 2.0
+
+PROVES = ("Every table has the same row count and the same content digest on both sides (primary-key "
+          "order where there is a key, an order-independent digest where there is none), no table is "
+          "missing on either side, and the schemas match; sequences' values and other roles' privileges are "
+          "not compared.")
+
+
+def wait_caught_up(conn: Any, names: Names, timeout: float = CATCH_UP_WAIT_S) -> bool:
+    """Until the slot's confirmed position passes the source's WAL position taken now."""
+    position = scalar(conn, "SELECT pg_current_wal_lsn()::text")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = scalar(conn, "SELECT pg_wal_lsn_diff(confirmed_flush_lsn, %s::pg_lsn) >= 0 FROM "
+                            "pg_replication_slots WHERE slot_name = %s", (position, names.slot))
+        if done is None or done:
+            return done is not None
+        time.sleep(0.3)
+    return False
+
+
+def buckets_for(conn: Any, table: Table) -> KeyBuckets:
+    if not table.integer_key:
+        return KeyBuckets(0, 0)
+    key = ident(table.key[0])
+    low, high, rows = query(conn, f"SELECT min({key}), max({key}), count(*) FROM {table.qualified}")[0]
+    return key_buckets(low, high, int(rows))
+
+
+def source_digest(conn: Any, sql: str) -> list[dict[str, Any]]:
+    with conn.transaction():
+        for statement in SESSION_SETTINGS.split(";"):
+            if statement.strip():
+                conn.execute(statement.replace("SET ", "SET LOCAL ", 1))
+        return list(scalar(conn, sql))
+
+
+def target_digest(target: TargetHost, sql: str) -> list[dict[str, Any]]:
+    return list(target.json(sql, prelude=SESSION_SETTINGS))
+
+
+def compare_table(conn: Any, target: TargetHost, table: Table, buckets: KeyBuckets) -> tuple[list[str], int]:
+    """What differs, and the source's row count."""
+    sql = checksums.digest_sql(table, buckets)
+    source = source_digest(conn, sql)
+    return checksums.compare(source, target_digest(target, sql)), sum(int(d["rows"]) for d in source)
+
+
+def verify(conn: Any, target: TargetHost, names: Names, endpoint: SourceEndpoint) -> Verification:
+    result = Verification(kind="database", proves=PROVES)
+    caught_up = wait_caught_up(conn, names)
+    source_tables = catalog.tables_from(scalar(conn, catalog.TABLES_SQL))
+    target_labels = {t.label for t in catalog.tables_from(target.json(catalog.TABLES_SQL))}
+    for table in source_tables:
+        if table.label not in target_labels:
+            result.differences.append(Difference(table.label, "is missing on the target"))
+    for label in sorted(target_labels - {t.label for t in source_tables}):
+        result.differences.append(Difference(label, "exists on the target only"))
+    drift = schema.drift(target, names, endpoint)
+    if drift:
+        shown = "; ".join(drift[:8]) + (f"; and {len(drift) - 8} more lines" if len(drift) > 8 else "")
+        result.differences.append(Difference("schema", f"the schemas differ (- source, + target): {shown}"))
+    rows = 0
+    compared = [t for t in source_tables if t.label in target_labels]
+    for table in compared:
+        buckets = buckets_for(conn, table)
+        problems, counted = compare_table(conn, target, table, buckets)
+        for _ in range(CONFIRMATIONS):
+            if not problems:
+                break
+            time.sleep(CONFIRM_PAUSE_S)
+            wait_caught_up(conn, names)
+            problems, counted = compare_table(conn, target, table, buckets)
+        for problem in problems:
+            bucket = int(problem.split()[1].rstrip(":"))
+            bounds = buckets.bounds(bucket)
+            where = f" (keys {table.key[0]} from {bounds[0]} to below {bounds[1]})" if bounds else ""
+            result.differences.append(Difference(table.label, problem.split(": ", 1)[1] + where))
+        rows += counted
+    result.compared = {"tables": len(compared), "rows": rows, "schema_lines_differing": len(drift),
+                       "caught_up_first": caught_up}
+    return result
