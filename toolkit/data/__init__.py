@@ -15,4 +15,8 @@ __all__ = ["DataMover", "Difference", "Finding", "Verification", "movers"]
 def movers(loaded: LoadedSpec) -> list[DataMover]:
     """The movers for this spec. Each kind registers here (imports stay lazy: they are heavy)."""
     found: list[DataMover] = []
+    if loaded.spec.buckets:
+        from toolkit.data.objects import ObjectMover
+
+        found.append(ObjectMover(loaded))
     return found
