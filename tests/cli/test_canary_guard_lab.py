@@ -133,4 +133,24 @@ def test_provision_baremetal_leaks_no_secret(guarded_lab: GuardedLab, canary_spe
     # The exemptions for the host's secret files were needed: the scan did read the host.
     on_host = {path.split("/upper/", 1)[1] for path in held if "/hosts/bm1/upper/" in path}
     assert {"etc/nginx/tls/refservice/key.pem", "etc/powerdns/pdns.conf",
-            "etc/refservice-objects/credentials.env", "etc/refservice/secrets/database_password"} <= on_host
+            "etc/refservice-objects/s3.json", "etc/refservice/secrets/database_password"} <= on_host
+
+
+def test_object_replication_leaks_no_secret(guarded_lab: GuardedLab, canary_spec: Any) -> None:
+    """The object copy takes the source's AWS keys and the store's keys to the objects host (a 0600
+    job file the worker removes): neither shows in any file, log, journal or output afterwards."""
+    spec, env, look_for = canary_spec
+    provisioned = guarded_lab.run("provision for replicate", ["provision", "--target", "baremetal", "--spec",
+                                                              str(spec)], env=env, cwd=spec.parent)
+    assert provisioned.returncode == 0, provisioned.stderr.decode()[-4000:]
+    look_for = {**look_for, **guarded_lab.lab_secrets()}
+    for what, args in (("replicate", ["replicate", "--to", "baremetal", "--json"]),
+                       ("replicate --status", ["replicate", "--to", "baremetal", "--status", "--json"]),
+                       ("verify", ["verify", "--to", "baremetal", "--json"]),
+                       ("replicate --stop", ["replicate", "--to", "baremetal", "--stop", "--json"])):
+        result = guarded_lab.run(what, [*args, "--spec", str(spec)], env=env, cwd=spec.parent)
+        output = result.stdout.decode()[-2000:] + result.stderr.decode()[-4000:]
+        assert result.returncode == 0, f"{what}: {output}"
+        if what == "replicate":
+            assert json.loads(result.stdout)["status"]["objects"]["state"] == "copied"
+        guarded_lab.sandbox.assert_no_leak(look_for, result)
