@@ -33,7 +33,8 @@ def existing(s3):
             return {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
         except (BotoCoreError, ClientError) as error:
             if time.monotonic() > deadline:
-                raise SystemExit(f"the object store at {s3.meta.endpoint_url} did not answer: {error}")
+                message = f"the object store at {s3.meta.endpoint_url} did not answer: {error}"
+                raise SystemExit(message) from None
             time.sleep(1)
 
 
