@@ -104,11 +104,12 @@ def assert_target_holds(lab: dict[str, Any], objects: dict[str, Seeded]) -> None
         assert got["Metadata"] == {k.lower(): v for k, v in seeded.metadata.items()}, key
 
 
-def wait_for_s3(s3: Any, timeout: float = 120.0) -> None:
+def wait_for_s3(s3: Any, key: str, timeout: float = 120.0) -> None:
+    """Until ``key`` can be read: after a restart the store lists buckets before its volumes serve."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            s3.list_buckets()
+            s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
             return
         except Exception:
             if time.monotonic() > deadline:

@@ -84,7 +84,7 @@ def test_tricky_objects_arrive_exactly_survive_a_restart_and_tampering_is_named(
     # The store keeps bytes, Content-Type and metadata across a restart.
     store = hosts_in(lab, "objects")[0]
     assert lab_run(lab, store, "sudo systemctl restart refservice-objects").status == 0
-    wait_for_s3(target_client(lab))
+    wait_for_s3(target_client(lab), "big/object-0.bin")
     assert_target_holds(lab, objects)
 
     # An object changed behind the target's back, in place and with the same size, is named.
@@ -171,6 +171,7 @@ def test_an_interrupted_copy_resumes_without_copying_again(standby: dict[str, An
     first.send_signal(signal.SIGKILL)
     first.wait()
     assert 100 <= proven < len(objects)
+    assert objects_status(spec)["state"] == "interrupted"
 
     result = interface.replicate("baremetal", spec)
     assert result.resumed

@@ -24,6 +24,7 @@ from toolkit.data.objects.remote import manifest
 from toolkit.data.objects.remote.sharding import shard_of
 from toolkit.errors import BadInput, CheckFailed
 from toolkit.runs import Run
+from toolkit.runs.run import run_state, runs_root
 from toolkit.spec import LoadedSpec
 from toolkit.state import state_root
 
@@ -99,6 +100,8 @@ class ObjectMover(DataMover):
         state = self._read_state()
         if not state:
             return {"state": "not started"}
+        if state["state"] == "copying" and run_state(runs_root() / state["run"]) != "running":
+            state["state"] = "interrupted"  # its run died: the next replicate continues the pass
         return state
 
     def verify(self) -> Verification:
