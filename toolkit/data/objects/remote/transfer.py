@@ -12,9 +12,12 @@ import base64
 import contextlib
 import hashlib
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from . import parts
 from .manifest import Entry, Listed
@@ -41,15 +44,29 @@ def _lower(metadata: dict[str, str] | None) -> dict[str, str]:
     return {key.lower(): value for key, value in (metadata or {}).items()}
 
 
-def probe_checksums(target: Any, bucket: str) -> bool:
-    """Whether the target accepts, keeps and returns a SHA-256 checksum (a probe object, then removed)."""
+def probe_checksums(target: Any, bucket: str, wait_s: float = 60.0) -> bool:
+    """Whether the target accepts, keeps and returns a SHA-256 checksum (a probe object, then removed).
+
+    A refusal (4xx) means no; a store still starting (5xx, no answer) is waited for, up to ``wait_s``.
+    """
     body = uuid.uuid4().bytes
     key = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
     expected = base64.b64encode(hashlib.sha256(body).digest()).decode()
-    try:
-        put = target.put_object(Bucket=bucket, Key=key, Body=body, ChecksumSHA256=expected)
-    except Exception:  # rejected: the copy sends no checksums
-        return False
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            put = target.put_object(Bucket=bucket, Key=key, Body=body, ChecksumSHA256=expected)
+            break
+        except ClientError as error:
+            status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 500)
+            if status < 500:
+                return False  # rejected: the copy sends no checksums
+            if time.monotonic() > deadline:
+                raise
+        except BotoCoreError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(1)
     try:
         head = target.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
         return head.get("ChecksumSHA256") == expected

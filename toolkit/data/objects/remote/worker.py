@@ -32,6 +32,7 @@ from .manifest import Entry, Listed
 from .sharding import shard_of
 
 PROGRESS_INTERVAL_S = 0.5
+STORE_START_WAIT_S = 60.0
 _print_lock = threading.Lock()
 
 
@@ -176,7 +177,7 @@ def preflight(job: dict[str, Any]) -> int:
     source, target = client(job["source"], 4), client(job["target"], 4)
     objects = size = 0
     try:
-        on_target = {bucket["Name"] for bucket in target.list_buckets().get("Buckets", [])}
+        on_target = store_buckets(target)
     except Exception as error:
         say("finding", severity="error", subject=job["target"].get("endpoint") or "target",
             message=f"the bare-metal object store does not answer: {error}")
@@ -203,6 +204,18 @@ def preflight(job: dict[str, Any]) -> int:
         message=f"{objects} objects, {size} bytes in {len(job['buckets'])} bucket(s)")
     say("done", **usage())
     return 0
+
+
+def store_buckets(target: Any) -> set[str]:
+    """The store's buckets, waiting a while for a store that is starting (SeaweedFS: about 15 s)."""
+    deadline = time.monotonic() + STORE_START_WAIT_S
+    while True:
+        try:
+            return {bucket["Name"] for bucket in target.list_buckets().get("Buckets", [])}
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def cleanup(job: dict[str, Any]) -> int:
