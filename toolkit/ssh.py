@@ -9,6 +9,7 @@ keys found lying around).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,3 +84,43 @@ def run(client: paramiko.SSHClient, command: str, *, timeout: float = 60.0,
     out = stdout.read().decode(errors="replace")
     err = stderr.read().decode(errors="replace")
     return CommandResult(stdout.channel.recv_exit_status(), out, err)
+
+
+def write_private(client: paramiko.SSHClient, path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` on the host over SFTP, mode 0600 before any byte is written."""
+    with client.open_sftp() as sftp, sftp.open(path, "wb") as handle:
+        handle.chmod(0o600)
+        handle.write(data)
+
+
+def read_remote(client: paramiko.SSHClient, path: str) -> bytes:
+    with client.open_sftp() as sftp, sftp.open(path, "rb") as handle:
+        handle.prefetch()
+        return bytes(handle.read())
+
+
+@dataclass
+class Stream:
+    """A running remote command: iterate for its stdout lines, then ``status`` (after the last)."""
+
+    channel: paramiko.Channel
+    status: int | None = None
+    stderr: str = ""
+
+    def __iter__(self) -> Iterator[str]:
+        with self.channel.makefile("rb") as out:
+            for line in out:
+                yield line.decode(errors="replace").rstrip("\n")
+        with self.channel.makefile_stderr("rb") as err:
+            self.stderr = err.read().decode(errors="replace")
+        self.status = self.channel.recv_exit_status()
+
+
+def stream(client: paramiko.SSHClient, command: str) -> Stream:
+    """Start ``command`` (quoted with shlex.quote) and read its output line by line as it comes."""
+    transport = client.get_transport()
+    if transport is None:
+        raise SshUnreachable("the SSH connection is closed")
+    channel = transport.open_session()
+    channel.exec_command(command)
+    return Stream(channel)

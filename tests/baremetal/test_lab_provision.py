@@ -245,7 +245,7 @@ SECRET_FILES = {
             "/etc/refservice/secrets/s3_access_key": "640 root:refservice",
             "/etc/refservice/secrets/s3_secret_key": "640 root:refservice"},
     "web": {"/etc/nginx/tls/refservice/key.pem": "600 root:root"},
-    "objects": {"/etc/refservice-objects/credentials.env": "600 root:root"},
+    "objects": {"/etc/refservice-objects/s3.json": "600 refservice-objects:refservice-objects"},
     "dns": {"/etc/powerdns/pdns.conf": "640 root:pdns"},
 }
 SEARCHED = "/etc /opt /srv /home /root /tmp /var/tmp /var/log /var/lib /var/backups"
@@ -304,8 +304,7 @@ def test_object_store_with_boto3(lab_provisioned: dict[str, Any], tmp_path: Path
 
     s3.put_object(Bucket="refservice-files", Key="boto3/meta.txt", Body=b"m", Metadata={"owner": "toolkit"})
     metadata = s3.head_object(Bucket="refservice-files", Key="boto3/meta.txt")["Metadata"]
-    # rclone serve s3 answers with canonicalized header names ("Owner"): compare case-insensitively.
-    assert {k.lower(): v for k, v in metadata.items()} == {"owner": "toolkit"}
+    assert metadata == {"owner": "toolkit"}
 
 
 def test_object_store_with_rclone(lab_provisioned: dict[str, Any], tmp_path: Path) -> None:

@@ -139,7 +139,7 @@ def test_provision_baremetal_leaks_no_secret(guarded_lab: GuardedLab, canary_spe
     # The exemptions for the host's secret files were needed: the scan did read the host.
     on_host = {path.split("/upper/", 1)[1] for path in held if "/hosts/bm1/upper/" in path}
     assert {"etc/nginx/tls/refservice/key.pem", "etc/powerdns/pdns.conf",
-            "etc/refservice-objects/credentials.env", "etc/refservice/secrets/database_password"} <= on_host
+            "etc/refservice-objects/s3.json", "etc/refservice/secrets/database_password"} <= on_host
 
 
 def test_runs_and_report_of_a_provisioning_leak_no_secret(guarded_lab: GuardedLab, canary_spec: Any) -> None:
@@ -155,6 +155,7 @@ def test_runs_and_report_of_a_provisioning_leak_no_secret(guarded_lab: GuardedLa
     assert json.loads(report.stdout)["steps"][0]["name"] == "playbook"
     guarded_lab.sandbox.assert_no_leak({**look_for, **guarded_lab.lab_secrets()}, listed)
     guarded_lab.sandbox.assert_no_leak({**look_for, **guarded_lab.lab_secrets()}, report)
+
 
 def test_replicate_and_verify_leak_no_secret(guarded_lab: GuardedLab, canary_spec: Any) -> None:
     spec, env, look_for = canary_spec
@@ -183,4 +184,8 @@ def test_replicate_and_verify_leak_no_secret(guarded_lab: GuardedLab, canary_spe
         result = guarded_lab.run(" ".join(args[:1] + args[3:]), [*args, "--spec", str(spec)], env=env,
                                  cwd=spec.parent)
         assert result.returncode == 0, result.stdout.decode()[-4000:] + result.stderr.decode()[-4000:]
+        if args[-1] == "--json" and args[3] == "--status":
+            # Both movers ran: the object copy took the source's AWS keys and the store's keys
+            # to the objects host (a 0600 job file the worker removes).
+            assert json.loads(result.stdout)["objects"]["state"] == "copied", result.stdout.decode()
         guarded_lab.sandbox.assert_no_leak({**look_for, **guarded_lab.lab_secrets()}, result)

@@ -31,7 +31,7 @@ from toolkit.targets.aws.program import default_stack
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(900)]
 
 STATUS_FIELDS = {"name", "dir", "spec", "inventory", "aws_endpoint", "ssh_user", "ssh_key", "known_hosts",
-                 "source_dsn", "pgpassfile", "hosts", "subnet", "rclone_binary"}
+                 "source_dsn", "pgpassfile", "hosts", "subnet", "weed_binary", "rclone_binary"}
 
 
 def aws(status: dict[str, Any], service: str) -> Any:
@@ -88,7 +88,7 @@ def test_baremetal_hosts_boot_blank_and_isolated(lab_blank: dict[str, Any]) -> N
         assert ssh.run(client, "ls /etc/postgresql").stdout.strip() == ""
         routes = ssh.run(client, "ip route").stdout
         assert "default" not in routes
-        assert ssh.run(client, "test -x /usr/local/bin/rclone").status == 0
+        assert ssh.run(client, "test -x /usr/local/bin/weed -a -x /usr/local/bin/rclone").status == 0
 
 
 def test_unknown_host_key_is_refused(lab: dict[str, Any], tmp_path: Path) -> None:
@@ -249,7 +249,7 @@ def test_status_json_has_the_documented_fields(lab: dict[str, Any]) -> None:
     status = json.loads(result.stdout)
     assert set(status) >= STATUS_FIELDS
     assert status["healthy"] is True
-    assert Path(status["rclone_binary"]).is_file()
+    assert Path(status["rclone_binary"]).is_file() and Path(status["weed_binary"]).is_file()
     for host in status["hosts"]:
         assert {"name", "address", "side", "groups", "services"} <= set(host)
         assert host["side"] in ("aws", "baremetal")

@@ -45,7 +45,7 @@ def failing_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[
     monkeypatch.setattr(api, "_preflight", lambda name: None)
     monkeypatch.setattr(api, "_leftovers", lambda names, directory: False)
     monkeypatch.setattr(api.image, "ensure_image", lambda: tmp_path / "rootfs")
-    monkeypatch.setattr(api.image, "cached_rclone", lambda: tmp_path / "rclone")
+    monkeypatch.setattr(api.image, "cached_binary", lambda name: tmp_path / name)
     monkeypatch.setattr(api.network, "links", lambda: [])
     monkeypatch.setattr(api.network, "addresses_in_reserved_range", lambda: [])
 

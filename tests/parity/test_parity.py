@@ -51,7 +51,8 @@ FAKE_FACTS = {
     ),
     "objectstore": (
         "objects",
-        {"buckets": "{{ spec.buckets | map(attribute='name') | sort }}", "port": "{{ store_port | int }}"},
+        {"buckets": "{{ spec.buckets | map(attribute='name') | sort }}", "port": "{{ store_port | int }}",
+         "versioned": "{{ spec.buckets | selectattr('versioning') | map(attribute='name') | sort }}"},
     ),
     "app": (
         "app",

@@ -18,4 +18,8 @@ def movers(loaded: LoadedSpec, options: MoverOptions | None = None) -> list[Data
     from toolkit.data.postgres import PostgresMover
 
     found.append(PostgresMover(loaded, options))
+    if loaded.spec.buckets:
+        from toolkit.data.objects import ObjectMover
+
+        found.append(ObjectMover(loaded, options))
     return found

@@ -66,7 +66,7 @@ def up(name: str = DEFAULT_NAME, hosts_count: int = DEFAULT_HOSTS, *,
 
     step("lab image (debootstrap on the first run, then cached)")
     rootfs = image.ensure_image()
-    rclone = image.cached_rclone()
+    binaries = {name: image.cached_binary(name) for name in image.WHEEL_BINARIES}
 
     # Serializes subnet choice between labs started at the same time.
     with file_lock(labs_root() / ".lock"):
@@ -82,7 +82,7 @@ def up(name: str = DEFAULT_NAME, hosts_count: int = DEFAULT_HOSTS, *,
                            members=plan_members(names, subnet, hosts_count), created_at=time.time())
         record.save()
     try:
-        _build(record, names, rootfs, rclone, step)
+        _build(record, names, rootfs, binaries, step)
     except BaseException as exc:
         log.error("up: lab %s failed halfway; `toolkit lab down --name %s` removes it; logs in %s",
                   name, name, directory / "logs")
@@ -93,7 +93,8 @@ def up(name: str = DEFAULT_NAME, hosts_count: int = DEFAULT_HOSTS, *,
     return lab_status(record)
 
 
-def _build(record: LabRecord, names: LabNames, rootfs: Path, rclone: Path, step: Progress) -> None:
+def _build(record: LabRecord, names: LabNames, rootfs: Path, binaries: dict[str, Path],
+           step: Progress) -> None:
     directory = Path(record.dir)
     subnet = ipaddress.IPv4Network(record.subnet)
     (directory / "logs").mkdir(exist_ok=True)
@@ -110,7 +111,8 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, rclone: Path, step:
     ports = list(sample.app.ports)
     record.aws = {"endpoint": moto_url, "db_port": database.port,
                   "database": database.name, "owner": database.owner.name, "admin": admin,
-                  "app_ports": ports, "rclone_binary": str(rclone)}
+                  "app_ports": ports,
+                  **{f"{name}_binary": str(path) for name, path in binaries.items()}}
     record.save()
 
     step("keys, secrets and certificates")
@@ -200,7 +202,7 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, rclone: Path, step:
                            log_file=directory / "logs" / f"{member.name}.log")
 
     step("inventory and spec")
-    artifacts.write_inventory(directory, record.members, rclone)
+    artifacts.write_inventory(directory, record.members, binaries["weed"])
     wiring = artifacts.SpecWiring(
         app_source=source, moto_url=moto_url, hosted_zone_id=seeded["hosted_zone_id"],
         instances=seeded["instances"], db_address=db.address,
@@ -271,4 +273,5 @@ def build_image() -> dict[str, Any]:
     ident = image.image_id()
     cached = (image.images_dir() / ident / "rootfs").is_dir()
     rootfs = image.ensure_image()
-    return {"image": str(rootfs), "id": ident, "cached": cached, "rclone_binary": str(image.cached_rclone())}
+    return {"image": str(rootfs), "id": ident, "cached": cached,
+            **{f"{name}_binary": str(image.cached_binary(name)) for name in image.WHEEL_BINARIES}}

@@ -100,7 +100,7 @@ class Secrets:
 
     @classmethod
     def generate(cls) -> Secrets:
-        # URL-safe tokens: no ':' or '\\' (pgpass) and long enough for rclone (>= 16).
+        # URL-safe tokens: no ':' or '\\' (pgpass) and long enough for S3 stores (>= 16).
         return cls(
             db_owner_password=secrets.token_urlsafe(24),
             db_admin_password=secrets.token_urlsafe(24),
@@ -153,7 +153,7 @@ def write_tls(labdir: Path, lab: str, zone: str, web_hosts: list[Member]) -> Non
     write_private(labdir / "secrets/tls.key", pem.key)
 
 
-def write_inventory(labdir: Path, members: list[Member], rclone: Path) -> Path:
+def write_inventory(labdir: Path, members: list[Member], weed: Path) -> Path:
     """The bare-metal hosts in groups; SSH settings are not here, they come from the spec."""
     baremetal = [m for m in members if m.side == "baremetal"]
     children: dict[str, Any] = {}
@@ -169,7 +169,7 @@ def write_inventory(labdir: Path, members: list[Member], rclone: Path) -> Path:
             "ansible_become": True,
             "ansible_python_interpreter": "/usr/bin/python3",
             "toolkit_apt_update": False,  # lab hosts have no route to a registry
-            "toolkit_rclone_binary": str(rclone),
+            "toolkit_weed_binary": str(weed),
         },
         **({"hosts": ungrouped} if ungrouped else {}),
         "children": children,

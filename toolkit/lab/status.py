@@ -92,6 +92,7 @@ def lab_status(record: LabRecord, *, probe: bool = True) -> dict[str, Any]:
         "subnet": record.subnet,
         "operator_address": address(IPv4Network(record.subnet), OPERATOR_OCTET),
         "ca_certificate": str(labdir / artifacts.CA_CERT),
+        "weed_binary": aws.get("weed_binary"),
         "rclone_binary": aws.get("rclone_binary"),
         "image": record.image,
         "hosts": members,

@@ -15,7 +15,7 @@ from toolkit.spec.model import Spec
 
 COMPARED: dict[str, tuple[str, ...]] = {
     "database": ("engine", "version", "port", "name", "logical_replication"),
-    "objects": ("buckets",),
+    "objects": ("buckets", "versioned"),
     "app": ("port", "processes", "health_path"),
     "proxy": ("https_port", "http_port", "http_redirect", "tls"),
     "dns": ("zone", "records"),
@@ -175,8 +175,9 @@ def describe(component: str, facts: dict[str, Any], side: str) -> list[str]:
             lines.append(f"encrypted {f.get('encrypted')}, backups {f.get('backup_retention_days')} days")
         return lines
     if component == "objects":
-        what = "S3" if side == "aws" else f"S3-compatible store on port {f.get('port')}"
-        return [what, "buckets " + ", ".join(map(str, f.get("buckets", [])))]
+        what = "S3" if side == "aws" else f"{f.get('service', 'S3-compatible store')} on port {f.get('port')}"
+        return [what, "buckets " + ", ".join(map(str, f.get("buckets", []))),
+                "versioned " + (", ".join(map(str, f.get("versioned", []))) or "none")]
     if component == "app":
         ports = f"{f.get('port')}..{int(f.get('port', 0)) + int(f.get('processes', 1)) - 1}"
         host = "EC2 instances" if side == "aws" else "systemd units"

