@@ -174,6 +174,7 @@ def write_inventory(labdir: Path, members: list[Member], rclone: Path) -> Path:
             "ansible_python_interpreter": "/usr/bin/python3",
             "toolkit_apt_update": False,  # lab hosts have no route to a registry
             "toolkit_rclone_binary": str(rclone),
+            "dns_ns_ttl": LAB_NS_TTL,  # a delegation's timeline runs in seconds in the lab
         },
         **({"hosts": ungrouped} if ungrouped else {}),
         "children": children,
@@ -251,6 +252,7 @@ def lab_spec(sample: Spec, wiring: SpecWiring) -> dict[str, Any]:
 
 # The lab's short TTLs, so that a whole cutover timeline runs in seconds.
 LAB_RECORD_TTL = 4
+LAB_NS_TTL = 5
 LAB_CUTOVER_TTL = 1
 
 

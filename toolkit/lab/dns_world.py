@@ -30,7 +30,7 @@ from toolkit.dns.powerdns_api import PowerDnsApi, replace
 from toolkit.dns.registrar import Delegation, PowerDnsRegistry
 from toolkit.errors import CheckFailed, EnvironmentNotReady
 from toolkit.lab import hosts
-from toolkit.lab.artifacts import Secrets
+from toolkit.lab.artifacts import LAB_NS_TTL, Secrets
 from toolkit.lab.record import LabRecord, Member
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ MEMBERS = (REGISTRY, ROUTE53_NS, RESOLVER)
 ROOT_NS = "registry.lab."
 API_PORT = 8081
 MIRROR_API = "127.0.0.1:8081"  # inside route53-ns only
-NS_TTL = 5  # the lab's parent NS TTL and the zone's own NS TTL (real ones are days)
+NS_TTL = LAB_NS_TTL  # the parent's NS TTL and the zone's own NS TTL (real ones are days)
 PDNS_SCHEMA = Path("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql")
 BINARIES = {"pdns_server": "pdns-server pdns-backend-sqlite3", "unbound": "unbound"}
 
@@ -153,6 +153,14 @@ def seed_registry(api: PowerDnsApi, *, zone: str, delegation: Delegation, regist
         api.create_zone(parent, [replace(parent, "SOA", 3600, [soa]), replace(parent, "NS", 3600, [ROOT_NS])])
     api.create_zone(".", root)
     PowerDnsRegistry(api, parent).set_delegation(zone, delegation)
+
+
+def flush_resolver(status: dict[str, Any]) -> None:
+    """Empty the resolver's cache (tests start from a cold cache; lab clients never need this)."""
+    resolver = next(h for h in status["hosts"] if h["name"] == RESOLVER)
+    conf = Path(status["dir"]) / "dns" / RESOLVER / "unbound.conf"
+    subprocess.run(["ip", "netns", "exec", resolver["netns"], "unbound-control", "-c", str(conf), "reload"],
+                   check=True, capture_output=True, timeout=30)
 
 
 def wait_answer(server: str, name: str, rtype: str, *, what: str, timeout: float = 30,

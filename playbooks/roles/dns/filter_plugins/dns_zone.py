@@ -17,7 +17,7 @@ OWNER_MARK = "toolkit-dns"
 
 
 def dns_rrsets(spec: dict[str, Any], web_addresses: list[str], dns_addresses: list[str],
-               nameservers: list[str]) -> list[dict[str, Any]]:
+               nameservers: list[str], ns_ttl: int = 3600) -> list[dict[str, Any]]:
     """Desired rrsets (without SOA): NS, glue for in-zone nameservers, then the spec's records.
 
     ``target: app`` points at the web hosts (the proxies in front of the app), ``target: dns``
@@ -33,12 +33,12 @@ def dns_rrsets(spec: dict[str, Any], web_addresses: list[str], dns_addresses: li
             if content not in rrset["records"]:
                 rrset["records"].append(content)
 
-    add(zone, "NS", 3600, [_fqdn(ns, zone) for ns in nameservers])
+    add(zone, "NS", ns_ttl, [_fqdn(ns, zone) for ns in nameservers])
     for index, ns in enumerate(nameservers):
         host = _fqdn(ns, zone)
         if host.endswith("." + zone) and dns_addresses:
             address = dns_addresses[index % len(dns_addresses)]
-            add(host, "AAAA" if ":" in address else "A", 3600, [address])
+            add(host, "AAAA" if ":" in address else "A", ns_ttl, [address])
     targets = {"app": web_addresses, "dns": dns_addresses}
     for record in spec["dns"]["records"]:
         name = _fqdn(record["name"], zone)
