@@ -106,7 +106,7 @@ def test_a_zone_with_every_type_syncs_and_each_server_answers_it(world: DnsWorld
 
 def test_cutover_answers_change_on_every_server_and_the_resolver_after_the_ttl(
         world: DnsWorld, lab_provisioned: dict[str, Any]) -> None:
-    world.cutover_ttl = 5  # a window wide enough to see the cached old answer in
+    world.cutover_ttl = 3  # below the lab TTL (4 s), and a window wide enough to see the cached answer
     apex = world.switches[0]
     old = world.source.populate().rrsets[apex.key]
     assert old.values != apex.values
@@ -114,9 +114,9 @@ def test_cutover_answers_change_on_every_server_and_the_resolver_after_the_ttl(
 
     changes = cutover.lower_ttls(world)
     assert {(c.name, c.type) for c in changes} == {apex.key}
-    sleep_until(earliest_switch(changes, current_ttls={apex.key: 5}, now=time.time()))
+    sleep_until(earliest_switch(changes, current_ttls={apex.key: 3}, now=time.time()))
     cached = query.ask(world.resolver or "", apex.name, apex.type, recursive=True)
-    assert cached.values == old.values and cached.ttl is not None and cached.ttl <= 5
+    assert cached.values == old.values and cached.ttl is not None and cached.ttl <= 3
 
     ttl = cutover.switch(world)
     switched_at = time.time()

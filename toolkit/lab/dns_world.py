@@ -65,26 +65,34 @@ def _spawn(netns: str, argv: list[str], log_file: Path) -> int:
     return proc.pid
 
 
-def start_pdns(member: Member, directory: Path, *, api_address: str, api_key: str, allow_from: str,
-               log_file: Path) -> int:
-    """A PowerDNS authoritative server on the member's address, sqlite backend, HTTP API."""
+def write_pdns_config(directory: Path, *, address: str, port: int = 53, api_address: str, api_key: str,
+                      allow_from: str, extra: tuple[str, ...] = ()) -> Path:
+    """A PowerDNS authoritative configuration (sqlite backend, HTTP API) in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     database = directory / "pdns.sqlite3"
     if not database.exists():
         with sqlite3.connect(database) as db:
             db.executescript(PDNS_SCHEMA.read_text())
-    host, port = api_address.rsplit(":", 1)
+    host, api_port = api_address.rsplit(":", 1)
     conf = directory / "pdns.conf"
     conf.write_text("\n".join([
         "# Written by toolkit lab: one of the lab's DNS world servers.",
         "launch=gsqlite3", f"gsqlite3-database={database}", "gsqlite3-dnssec=no",
-        f"local-address={member.address}", "local-port=53", f"socket-dir={directory}",
+        f"local-address={address}", f"local-port={port}", f"socket-dir={directory}",
         "guardian=no", "daemon=no", "disable-syslog=yes", "security-poll-suffix=",
         # Answers follow API changes at once (the API purges; no packet cache between).
         "cache-ttl=0", "negquery-cache-ttl=0", "query-cache-ttl=0", "consistent-backends=yes",
         "api=yes", f"api-key={api_key}", "webserver=yes", f"webserver-address={host}",
-        f"webserver-port={port}", f"webserver-allow-from={allow_from}", ""]))
+        f"webserver-port={api_port}", f"webserver-allow-from={allow_from}", *extra, ""]))
     conf.chmod(0o600)
+    return directory
+
+
+def start_pdns(member: Member, directory: Path, *, api_address: str, api_key: str, allow_from: str,
+               log_file: Path) -> int:
+    """A PowerDNS authoritative server on the member's address, sqlite backend, HTTP API."""
+    write_pdns_config(directory, address=member.address, api_address=api_address, api_key=api_key,
+                      allow_from=allow_from)
     return _spawn(member.netns, ["pdns_server", f"--config-dir={directory}"], log_file)
 
 

@@ -52,7 +52,7 @@ class Rfc2136Provider(Provider):
         try:
             transferred = dns.zone.from_xfr(dns.query.xfr(
                 self.server, zone.name, port=self.port, keyring=keyring, keyname=keyname,
-                keyalgorithm=self.tsig.algorithm, timeout=TIMEOUT, lifetime=TIMEOUT * 3),
+                keyalgorithm=self.tsig.algorithm, timeout=TIMEOUT, lifetime=TIMEOUT * 3, relativize=False),
                 relativize=False)
         except (dns.exception.DNSException, OSError) as exc:
             raise CheckFailed(f"zone transfer of {zone.name} from {self.server}:{self.port} failed: "
