@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.dns.records import every_type, with_rrsets
 from tests.fixtures.lab import lab_run
 from tests.fixtures.lab_states import LabStates
 from toolkit.dns import cutover, query
@@ -26,20 +27,6 @@ from toolkit.lab import dns_world
 from toolkit.runs import Event
 from toolkit.spec import load_spec
 from toolkit.targets.baremetal.provision import provision_baremetal
-
-EVERY_TYPE = [
-    ("multi", "A", ["192.0.2.1", "192.0.2.2"]),
-    ("v6", "AAAA", ["2001:db8::1"]),
-    ("alias", "CNAME", ["www.refservice.example."]),
-    ("mx2", "MX", ["10 mail.refservice.example.", "20 mail2.refservice.example."]),
-    ("long", "TXT", ["k=" + "x" * 600]),
-    ("quoted", "TXT", ['"say \\"hi\\"" "second; part"', "plain with \\ backslash"]),
-    ("_sip._tcp", "SRV", ["10 5 5060 sip.refservice.example."]),
-    ("caa", "CAA", ['0 issuewild ";"', '128 iodef "mailto:security@example.org"']),
-    ("sub", "NS", ["ns.elsewhere.example."]),
-    ("*.wild", "A", ["192.0.2.9"]),
-    ("ptr", "PTR", ["host.refservice.example."]),
-]
 
 
 def comparable(saved: dict[str, Any]) -> dict[str, Any]:
@@ -77,10 +64,8 @@ def sleep_until(moment: float) -> None:
 
 def test_a_zone_with_every_type_syncs_and_each_server_answers_it(world: DnsWorld) -> None:
     source = world.source.populate()
-    desired = Zone(source.name, dict(source.rrsets))
-    added = [make_rrset(name, rtype, 4, values, world.zone) for name, rtype, values in EVERY_TYPE]
-    for rrset in added:
-        desired.add(rrset)
+    added = every_type(world.zone)
+    desired = with_rrsets(source, added)
     world.source.apply(make_plan(desired, source, world.source, keys={r.key for r in added}), force=True)
 
     plans = cutover.sync(world)
@@ -204,3 +189,15 @@ def test_a_provisioning_run_after_the_cutover_keeps_the_switched_records(
     for target in world.targets:
         assert target.populate().rrsets[apex.key].values == changed.values, target.id
 
+
+
+def test_lab_clients_resolve_the_zone_through_the_lab_resolver(lab: dict[str, Any]) -> None:
+    from refservice.dialer import DnsResolver
+
+    world = lab["dns"]
+    assert {"resolver", "registry", "route53", "powerdns"} <= set(world)
+    app = next(h for h in lab["hosts"] if h["name"] == "aws-app")
+    # The load generator's --resolve-with, given the resolver lab status names.
+    assert DnsResolver(world["resolver"]).resolve(world["zone"], timeout=5) == app["address"]
+    for address in world["route53"]:  # and the authoritative server behind it, asked directly
+        assert query.ask(address, world["zone"], "A").values == (app["address"],)
