@@ -12,6 +12,9 @@ Two spellings of the same data normalize to the same string, so comparing string
 
 from __future__ import annotations
 
+import functools
+import ipaddress
+
 import dns.exception
 import dns.name
 import dns.rdata
@@ -67,6 +70,7 @@ def _escape(chunk: bytes) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=65536)  # a zone's values recur on every provider and every read
 def rdata(rtype: str, value: str) -> str:
     """``value`` of a ``rtype`` record in normalized presentation form (names absolute).
 
@@ -74,6 +78,14 @@ def rdata(rtype: str, value: str) -> str:
     """
     rtype = rtype.upper()
     text = value.strip()
+    if rtype in ("A", "AAAA"):  # the bulk of big zones: no parser needed
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            raise BadInput(f"{rtype} value {value!r} is not valid record data: not an address") from None
+        if address.version != (4 if rtype == "A" else 6):
+            raise BadInput(f"{rtype} value {value!r} is not valid record data: wrong address family")
+        return str(address)
     if rtype in ("TXT", "SPF") and not text.startswith('"'):
         text = quote_txt(value)
     try:
