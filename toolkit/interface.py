@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from toolkit.data import Verification
     from toolkit.data.replication import ReplicationResult
     from toolkit.discovery import Discovery
+
+    from toolkit.dns.cutover import Outcome as DnsOutcome
+    from toolkit.dns.world import DnsWorld
     from toolkit.lockin import LockinReport
     from toolkit.parity import ParityReport
     from toolkit.reports import RunReport
@@ -242,3 +245,43 @@ def report(run_id: str, html_path: Path | None = None) -> RunReport:
     if html_path is not None:
         html_path.write_text(render_html(built), encoding="utf-8")
     return built
+
+def dns_plan(target: str, spec_path: Path | str | None = None) -> dict[str, Any]:
+    """The zone sync diff per target, the records that switch with their TTLs, and the timeline."""
+    from toolkit.dns import cutover
+
+    return cutover.plan(_dns_world(target, spec_path))
+
+
+def dns_apply(target: str, spec_path: Path | str | None = None, *, listeners: list[Listener] | None = None,
+              force: bool = False, checksum: str | None = None, max_wait: float | None = None,
+              delegation_moved: bool = False) -> DnsOutcome:
+    """Perform the cutover steps that are due (a resumable run); returns where it stands."""
+    from toolkit.dns import cutover
+
+    return cutover.apply(_dns_world(target, spec_path), listeners=listeners or [], force=force,
+                         checksum=checksum, delegation_moved=delegation_moved,
+                         max_wait=cutover.DEFAULT_MAX_WAIT if max_wait is None else max_wait)
+
+
+def dns_verify(spec_path: Path | str | None = None) -> dict[str, Any]:
+    """Answers of every authoritative server, by address, and of the resolver; ``ok`` if they agree."""
+    from toolkit.dns import cutover
+
+    return cutover.verify(_dns_world("baremetal", spec_path))
+
+
+def dns_rollback(spec_path: Path | str | None = None, *,
+                 listeners: list[Listener] | None = None) -> DnsOutcome:
+    """Restore every provider and the delegation to what the latest cutover run saved."""
+    from toolkit.dns import cutover
+
+    return cutover.rollback(_dns_world("baremetal", spec_path), listeners=listeners or [])
+
+
+def _dns_world(target: str, spec_path: Path | str | None) -> DnsWorld:
+    if target != "baremetal":
+        raise BadInput(f"unknown target {target!r} (baremetal)")
+    from toolkit.dns.world import load_world
+
+    return load_world(load_spec(spec_path))

@@ -22,6 +22,7 @@ from tests.fixtures.lab import baremetal_hosts, lab_host, lab_ssh
 from toolkit import interface, ssh
 from toolkit.lab import aws_side
 from toolkit.lab import hosts as lab_hosts
+from toolkit.lab.artifacts import LAB_NS_TTL, LAB_RECORD_TTL
 from toolkit.lab.keys import ssh_keypair
 from toolkit.lab.record import RECORD, LabRecord
 from toolkit.spec import load_spec
@@ -31,7 +32,7 @@ from toolkit.targets.aws.program import default_stack
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(900)]
 
 STATUS_FIELDS = {"name", "dir", "spec", "inventory", "aws_endpoint", "ssh_user", "ssh_key", "known_hosts",
-                 "source_dsn", "pgpassfile", "hosts", "subnet", "weed_binary", "rclone_binary"}
+                 "source_dsn", "pgpassfile", "hosts", "subnet", "weed_binary", "rclone_binary", "dns"}
 
 
 def aws(status: dict[str, Any], service: str) -> Any:
@@ -206,10 +207,11 @@ def test_moto_is_seeded(lab: dict[str, Any]) -> None:
     records = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
     by_type = {(r["Name"], r["Type"]): r for r in records}
     apex = spec["dns"]["zone"]
-    assert by_type[(apex, "A")]["TTL"] == 300
+    # The lab's short TTLs (the spec's own), so that a DNS timeline runs in seconds.
+    ttls = {(r["name"], r["type"]): r["ttl"] for r in spec["dns"]["records"]}
+    assert by_type[(apex, "A")]["TTL"] == ttls[("@", "A")] == LAB_RECORD_TTL
     assert by_type[(apex, "A")]["ResourceRecords"] == [{"Value": lab_host(lab, "aws-app")["address"]}]
-    assert by_type[(apex, "NS")]["TTL"] == 172800
-    assert all(r["TTL"] == 300 for r in records if r["Type"] == "A")
+    assert by_type[(apex, "NS")]["TTL"] == LAB_NS_TTL
 
 
 def test_owner_role_queries_the_source_database(lab: dict[str, Any]) -> None:
@@ -252,8 +254,14 @@ def test_status_json_has_the_documented_fields(lab: dict[str, Any]) -> None:
     assert Path(status["rclone_binary"]).is_file() and Path(status["weed_binary"]).is_file()
     for host in status["hosts"]:
         assert {"name", "address", "side", "groups", "services"} <= set(host)
-        assert host["side"] in ("aws", "baremetal")
+        assert host["side"] in ("aws", "baremetal", "dns")
     assert {h["name"] for h in status["hosts"] if h["side"] == "aws"} >= {"aws-db", "aws-app"}
+    # The DNS world: the resolver's and each authoritative server's address.
+    addresses = {h["name"]: h["address"] for h in status["hosts"]}
+    assert status["dns"]["resolver"] == addresses["resolver"]
+    assert status["dns"]["registry"] == addresses["registry"]
+    assert status["dns"]["route53"] == [addresses["route53-ns"]]
+    assert status["dns"]["powerdns"] == [h["address"] for h in status["hosts"] if "dns" in h["groups"]]
 
 
 def test_lab_spec_validates(lab: dict[str, Any]) -> None:

@@ -88,5 +88,6 @@ def test_members_have_unique_addresses_in_the_lab_subnet() -> None:
     addresses = [ipaddress.IPv4Address(m.address) for m in members]
     assert len(set(addresses)) == len(addresses)
     assert all(addr in subnet for addr in addresses)
-    assert {m.name for m in members} == {"moto", "aws-db", "aws-app", "bm1", "bm2", "bm3", "bm4", "bm5"}
+    assert {m.name for m in members} == {"moto", "registry", "route53-ns", "resolver", "aws-db", "aws-app",
+                                         "bm1", "bm2", "bm3", "bm4", "bm5"}
     assert len({m.veth for m in members}) == len(members)

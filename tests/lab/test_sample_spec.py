@@ -18,7 +18,8 @@ from toolkit.spec.model import App, Database
 
 WIRING = SpecWiring(app_source=Path("/opt/src/refservice"), moto_url="http://198.18.0.2:5000",
                     hosted_zone_id="Z0LAB", instances=["i-0aa", "i-0bb"], db_address="198.18.0.11",
-                    objects_address="198.18.0.24", dns_address="198.18.0.25")
+                    objects_address="198.18.0.24", dns_address="198.18.0.25",
+                    resolver_address="198.18.0.5", registry_address="198.18.0.3")
 
 
 def written(tmp_path: Path, text: str) -> Path:

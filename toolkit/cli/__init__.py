@@ -68,7 +68,9 @@ def configure_logging(verbose: int) -> None:
 
 def _register() -> None:
     # Each command lives in its own module; importing registers it on ``cli``.
-    from toolkit.cli import discover, lab, parity, provision, replicate, report, runs, validate  # noqa: F401
+    from toolkit.cli import (  # noqa: F401
+        discover, dns, lab, parity, provision, replicate, report, runs, validate,
+    )
 
 
 def _show_notes(exc: BaseException) -> None:

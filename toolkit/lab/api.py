@@ -16,7 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import BadInput, EnvironmentNotReady
-from toolkit.lab import artifacts, aws_side, cgroups, hosts, image, keys, network, snapshots, teardown
+from toolkit.lab import (
+    artifacts,
+    aws_side,
+    cgroups,
+    dns_world,
+    hosts,
+    image,
+    keys,
+    network,
+    snapshots,
+    teardown,
+)
 from toolkit.lab.layout import plan_members
 from toolkit.lab.names import MAX_BAREMETAL, OPERATOR_OCTET, LabNames, address, check_name, choose_subnet
 from toolkit.lab.record import RECORD, LabRecord, Member, lab_dir, labs_root, other_records
@@ -38,6 +49,7 @@ def _preflight(name: str) -> None:
     check_name(name)
     require_root()
     require_tools("ip", "systemd-nspawn", "nsenter", "mount", "umount")
+    dns_world.require_binaries()
 
 
 def _leftovers(names: LabNames, directory: Path) -> bool:
@@ -99,7 +111,7 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, binaries: dict[str,
     subnet = ipaddress.IPv4Network(record.subnet)
     (directory / "logs").mkdir(exist_ok=True)
     source, sample_path = artifacts.reference_service()
-    sample = artifacts.sample_spec(sample_path)
+    sample = artifacts.with_lab_ttls(artifacts.sample_spec(sample_path))
     database = sample.database
     admin = (database.admin or database.owner).name
     creds = artifacts.Secrets.generate()
@@ -167,7 +179,7 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, binaries: dict[str,
         aws_side.seed_app_host(moto_url, creds, app_host)
         return aws_side.seed_moto(moto_url, creds, lab=record.name, spec=sample, app_address=app.address,
                                   instances={"aws-db": db.address, "aws-app": app.address},
-                                  admin_password=creds.db_admin_password)
+                                  admin_password=creds.db_admin_password, ns_ttl=dns_world.NS_TTL)
 
     def source_database() -> None:
         db_init = hosts.wait_for_boot(_pid(db), host="aws-db", log_file=directory / "logs" / "aws-db.log")
@@ -184,6 +196,11 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, binaries: dict[str,
         seeded = seeding.result()
         setting_up.result()
     record.aws.update(seeded)
+    record.save()
+
+    step("DNS world: Route53's name servers, the registry delegating the zone, the resolver")
+    record.aws["dns"] = dns_world.start_world(record, directory, creds, zone=artifacts.zone_of(sample),
+                                              hosted_zone_id=seeded["hosted_zone_id"], moto_url=moto_url)
     record.save()
 
     step("aws-app boots from the AWS stack's user data (bootstrap, then the app), and the data")
@@ -207,7 +224,9 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, binaries: dict[str,
         app_source=source, moto_url=moto_url, hosted_zone_id=seeded["hosted_zone_id"],
         instances=seeded["instances"], db_address=db.address,
         objects_address=_first(record.members, "objects").address,
-        dns_address=_first(record.members, "dns").address)
+        dns_address=_first(record.members, "dns").address,
+        resolver_address=record.member(dns_world.RESOLVER).address,
+        registry_address=record.member(dns_world.REGISTRY).address)
     spec_path = artifacts.write_spec(directory, record.name, sample_path, sample, wiring)
     from toolkit.spec import load_spec
 

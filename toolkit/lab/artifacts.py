@@ -97,6 +97,8 @@ class Secrets:
     pdns_api_key: str
     aws_access_key_id: str
     aws_secret_access_key: str
+    registry_api_key: str
+    route53_mirror_api_key: str
 
     @classmethod
     def generate(cls) -> Secrets:
@@ -109,6 +111,8 @@ class Secrets:
             pdns_api_key=secrets.token_urlsafe(24),
             aws_access_key_id=f"AKIA{secrets.token_hex(8).upper()}",
             aws_secret_access_key=secrets.token_urlsafe(30),
+            registry_api_key=secrets.token_urlsafe(24),
+            route53_mirror_api_key=secrets.token_urlsafe(24),
         )
 
     def write(self, labdir: Path) -> None:
@@ -170,6 +174,7 @@ def write_inventory(labdir: Path, members: list[Member], weed: Path) -> Path:
             "ansible_python_interpreter": "/usr/bin/python3",
             "toolkit_apt_update": False,  # lab hosts have no route to a registry
             "toolkit_weed_binary": str(weed),
+            "dns_ns_ttl": LAB_NS_TTL,  # a delegation's timeline runs in seconds in the lab
         },
         **({"hosts": ungrouped} if ungrouped else {}),
         "children": children,
@@ -196,6 +201,8 @@ class SpecWiring:
     db_address: str
     objects_address: str
     dns_address: str
+    resolver_address: str
+    registry_address: str
 
 
 def lab_spec(sample: Spec, wiring: SpecWiring) -> dict[str, Any]:
@@ -237,7 +244,35 @@ def lab_spec(sample: Spec, wiring: SpecWiring) -> dict[str, Any]:
                 "nameservers": [f"ns1.{zone}.", f"ns2.{zone}."]},
     })
     spec["targets"] = {"aws": aws, "baremetal": bare}
+    spec["dns"] = {**spec["dns"], **lab_dns(wiring)}
+    for record in spec["dns"]["records"]:
+        record["ttl"] = LAB_RECORD_TTL
     return spec
+
+
+# The lab's short TTLs, so that a whole cutover timeline runs in seconds.
+LAB_RECORD_TTL = 4
+LAB_NS_TTL = 5
+LAB_CUTOVER_TTL = 1
+
+
+def with_lab_ttls(sample: Spec) -> Spec:
+    """The sample with the lab's short record TTLs (what Route53 is seeded with and the spec says)."""
+    assert sample.dns is not None
+    records = [r.model_copy(update={"ttl": LAB_RECORD_TTL}) for r in sample.dns.records]
+    return sample.model_copy(update={"dns": sample.dns.model_copy(update={"records": records})})
+
+
+def lab_dns(wiring: SpecWiring) -> dict[str, Any]:
+    """The spec's dns section in the lab: short TTLs, the lab's resolver and its registry."""
+    from toolkit.lab.dns_world import API_PORT
+
+    return {
+        "cutover_ttl": LAB_CUTOVER_TTL,
+        "resolver": wiring.resolver_address,
+        "registrar": {"provider": "powerdns", "api_url": f"http://{wiring.registry_address}:{API_PORT}",
+                      "api_key": {"file": "secrets/registry_api_key"}},
+    }
 
 
 def write_spec(labdir: Path, lab: str, sample_path: Path, sample: Spec, wiring: SpecWiring) -> Path:

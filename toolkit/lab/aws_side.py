@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from toolkit.dns.normalize import fqdn, rdata
 from toolkit.errors import CheckFailed, EnvironmentNotReady
 from toolkit.lab import hosts
 from toolkit.lab.artifacts import AWS_REGION, DB_INSTANCE, MOTO_PORT, Secrets, zone_of
@@ -235,16 +236,8 @@ def create_buckets(endpoint: str, creds: Secrets, buckets: list[str]) -> None:
         s3.create_bucket(Bucket=bucket)
 
 
-def _record_name(name: str, zone: str) -> str:
-    return zone if name == "@" else f"{name}.{zone}" if not name.endswith(".") else name
-
-
-def _rdata(rtype: str, value: str) -> str:
-    return json.dumps(value) if rtype == "TXT" and not value.startswith('"') else value
-
-
 def seed_moto(endpoint: str, creds: Secrets, *, lab: str, spec: Spec, app_address: str,
-              instances: dict[str, str], admin_password: str) -> dict[str, Any]:
+              instances: dict[str, str], admin_password: str, ns_ttl: int = 172800) -> dict[str, Any]:
     """RDS instance, EC2 instances and the Route53 zone; returns their identifiers."""
     database = spec.database
     rds = aws_client("rds", endpoint, creds)
@@ -274,13 +267,13 @@ def seed_moto(endpoint: str, creds: Secrets, *, lab: str, spec: Spec, app_addres
     for record in spec.dns.records if spec.dns is not None else []:
         values = [app_address] if record.target == "app" else record.values or []
         changes.append({"Action": "UPSERT", "ResourceRecordSet": {
-            "Name": _record_name(record.name, zone), "Type": record.type, "TTL": record.ttl,
-            "ResourceRecords": [{"Value": _rdata(record.type, v)} for v in values]}})
-    # Route53 gives a zone's own NS set a two-day TTL; make sure the emulator does too.
+            "Name": fqdn(record.name, zone), "Type": record.type, "TTL": record.ttl,
+            "ResourceRecords": [{"Value": rdata(record.type, v)} for v in values]}})
+    # Route53 gives a zone's own NS set a two-day TTL; the lab asks for its own (short) one.
     existing = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
     for rrset in existing:
-        if rrset["Type"] == "NS" and rrset["Name"] == zone and rrset.get("TTL") != 172800:
-            changes.append({"Action": "UPSERT", "ResourceRecordSet": {**rrset, "TTL": 172800}})
+        if rrset["Type"] == "NS" and rrset["Name"] == zone and rrset.get("TTL") != ns_ttl:
+            changes.append({"Action": "UPSERT", "ResourceRecordSet": {**rrset, "TTL": ns_ttl}})
     route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
     return {"hosted_zone_id": zone_id, "instances": instance_ids, "db_instance": DB_INSTANCE,
             "ec2_hosts": dict(zip(instances, instance_ids, strict=True))}

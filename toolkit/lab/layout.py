@@ -5,7 +5,15 @@ from __future__ import annotations
 import ipaddress
 
 from toolkit.errors import BadInput
-from toolkit.lab.names import AWS_OCTETS, MAX_BAREMETAL, MOTO_OCTET, LabNames, address, baremetal_octet
+from toolkit.lab.names import (
+    AWS_OCTETS,
+    DNS_OCTETS,
+    MAX_BAREMETAL,
+    MOTO_OCTET,
+    LabNames,
+    address,
+    baremetal_octet,
+)
 from toolkit.lab.record import Member
 
 GROUPS = ("db", "app", "web", "objects", "dns")
@@ -41,6 +49,7 @@ def plan_members(names: LabNames, subnet: ipaddress.IPv4Network, count: int) -> 
                       groups=[group for group in GROUPS if host in layout[group]])
 
     members = [member("moto", "aws", "process", MOTO_OCTET)]
+    members += [member(host, "dns", "process", octet) for host, octet in DNS_OCTETS.items()]
     members += [member(host, "aws", "container", AWS_OCTETS[host]) for host in AWS_HOSTS]
     members += [member(f"bm{i}", "baremetal", "container", baremetal_octet(i)) for i in range(1, count + 1)]
     return members

@@ -25,10 +25,12 @@ IFNAME_MAX = 15
 # Last octet of each fixed lab member; bare-metal hosts bmN get BAREMETAL_BASE + N.
 OPERATOR_OCTET = 1
 MOTO_OCTET = 2
+# The DNS world (toolkit.lab.dns_world): each a process in a namespace of its own.
+DNS_OCTETS = {"registry": 3, "route53-ns": 4, "resolver": 5}
 AWS_OCTETS = {"aws-db": 10, "aws-app": 11}
 BAREMETAL_BASE = 20
 MAX_BAREMETAL = 200
-HOST_NAME = re.compile(r"^(bm[1-9][0-9]*|aws-db|aws-app|moto)$")
+HOST_NAME = re.compile(r"^(bm[1-9][0-9]*|aws-db|aws-app|moto|registry|route53-ns|resolver)$")
 
 
 def check_name(name: str) -> str:

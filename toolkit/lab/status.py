@@ -7,7 +7,8 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
-from toolkit.lab import artifacts, hosts
+from toolkit.dns import query
+from toolkit.lab import artifacts, dns_world, hosts
 from toolkit.lab.aws_side import http_status
 from toolkit.lab.names import OPERATOR_OCTET, address
 from toolkit.lab.record import LabRecord, Member
@@ -33,8 +34,20 @@ def _probe_postgres(host: str, port: int, database: str, user: str, password_fil
                         type(exc).__name__)
 
 
+def _probe_dns(record: LabRecord, member: Member) -> dict[str, Any]:
+    """The zone's SOA as this member answers it (the resolver by recursion)."""
+    world = record.aws.get("dns", {})
+    zone = world.get("parent_zone") if member.name == dns_world.REGISTRY else world.get("zone")
+    if not zone:
+        return _service("dns", False, "not started")
+    answer = query.ask(member.address, zone, "SOA", recursive=member.name == dns_world.RESOLVER)
+    return _service("dns", bool(answer.values), f"{zone} SOA: {answer.rcode}")
+
+
 def _member_services(record: LabRecord, member: Member, labdir: Path) -> list[dict[str, Any]]:
     services: list[dict[str, Any]] = []
+    if member.name in dns_world.MEMBERS:
+        return [_probe_dns(record, member)]
     if member.kind == "process":
         status = http_status(f"http://{member.address}:{artifacts.MOTO_PORT}/moto-api/")
         services.append(_service("moto", status is not None,
@@ -59,6 +72,14 @@ def _member_services(record: LabRecord, member: Member, labdir: Path) -> list[di
             services.append(_service(f"refservice:{port}", status == 200,
                                      f"/healthz HTTP {status}" if status else "no answer"))
     return services
+
+
+def _dns_addresses(record: LabRecord) -> dict[str, Any]:
+    """Who answers for the zone: the resolver, the registry, each authoritative server by address."""
+    world = dict(record.aws.get("dns", {}))
+    world.pop("route53_mirror_pid", None)
+    world["powerdns"] = [m.address for m in record.members if "dns" in m.groups]
+    return world
 
 
 def lab_status(record: LabRecord, *, probe: bool = True) -> dict[str, Any]:
@@ -94,6 +115,7 @@ def lab_status(record: LabRecord, *, probe: bool = True) -> dict[str, Any]:
         "ca_certificate": str(labdir / artifacts.CA_CERT),
         "weed_binary": aws.get("weed_binary"),
         "rclone_binary": aws.get("rclone_binary"),
+        "dns": _dns_addresses(record),
         "image": record.image,
         "hosts": members,
     }

@@ -189,9 +189,23 @@ class DnsRecord(Strict):
         return self
 
 
+class Registrar(Strict):
+    """Where the zone's delegation is changed: a registry's API, or by hand (``manual``)."""
+
+    provider: Literal["powerdns", "manual"] = "manual"
+    api_url: str | None = Field(default=None, pattern=r"^https?://")
+    api_key: SecretRef | None = None
+    parent: str | None = Field(default=None, description="the parent zone the registry serves")
+
+
 class Dns(Strict):
     zone: str
     records: list[DnsRecord] = []
+    cutover_ttl: int = Field(default=60, ge=1, le=86400,
+                             description="TTL of the switching records during a cutover")
+    resolver: str | None = Field(default=None, description="a caching resolver clients use, ADDRESS[:PORT]; "
+                                 "verification asks it after the old TTL")
+    registrar: Registrar = Registrar()
 
     @field_validator("zone")
     @classmethod

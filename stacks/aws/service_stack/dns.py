@@ -10,18 +10,19 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from toolkit.dns.normalize import fqdn, rdata
 from toolkit.spec.model import Dns as DnsSpec
 from toolkit.spec.model import DnsRecord
 
 
 def record_name(record: DnsRecord, zone: str) -> str:
     """The record's absolute name without the trailing dot (Route53's spelling)."""
-    apex = zone.rstrip(".")
-    if record.name == "@":
-        return apex
-    if record.name.endswith("."):
-        return record.name.rstrip(".")
-    return f"{record.name}.{apex}"
+    return fqdn(record.name, zone).rstrip(".")
+
+
+def record_values(record: DnsRecord) -> list[str]:
+    """The record's data as Route53 takes it (the toolkit's one normalization: TXT quoted and split)."""
+    return [rdata(record.type, value) for value in record.values or []]
 
 
 def resource_name(record: DnsRecord) -> str:
@@ -73,7 +74,7 @@ class Dns(pulumi.ComponentResource):
                 )
                 continue
             else:
-                args.records, args.ttl = list(record.values or []), record.ttl
+                args.records, args.ttl = record_values(record), record.ttl
                 # Route53 creates the apex NS set itself; a spec that lists it takes it over.
                 args.allow_overwrite = record.name == "@" and record.type == "NS"
             aws.route53.Record(f"{name}-{resource_name(record)}", args, opts=child)

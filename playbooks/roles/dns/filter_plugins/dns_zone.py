@@ -1,28 +1,23 @@
 """Filters of the dns role: the spec's records as PowerDNS rrsets, and the changes to reach them.
 
 Kept in Python because merging records into rrsets and diffing them is clearer here than in Jinja.
+Names and record data go through the toolkit's one normalization (``toolkit.dns.normalize``), the
+same the providers, the Pulumi stack and the lab use.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from toolkit.dns.normalize import fqdn as _fqdn
+from toolkit.dns.normalize import rdata
 
-def _fqdn(name: str, zone: str) -> str:
-    if name == "@":
-        return zone
-    return name if name.endswith(".") else f"{name}.{zone}"
-
-
-def _content(rtype: str, value: str) -> str:
-    # PowerDNS keeps TXT content in zone-file form: quoted, with quotes and backslashes escaped.
-    if rtype == "TXT" and not value.startswith('"'):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return value
+# The zone's ``account`` once ``toolkit dns`` owns its records (see toolkit.dns.ownership).
+OWNER_MARK = "toolkit-dns"
 
 
 def dns_rrsets(spec: dict[str, Any], web_addresses: list[str], dns_addresses: list[str],
-               nameservers: list[str]) -> list[dict[str, Any]]:
+               nameservers: list[str], ns_ttl: int = 3600) -> list[dict[str, Any]]:
     """Desired rrsets (without SOA): NS, glue for in-zone nameservers, then the spec's records.
 
     ``target: app`` points at the web hosts (the proxies in front of the app), ``target: dns``
@@ -38,12 +33,12 @@ def dns_rrsets(spec: dict[str, Any], web_addresses: list[str], dns_addresses: li
             if content not in rrset["records"]:
                 rrset["records"].append(content)
 
-    add(zone, "NS", 3600, [_fqdn(ns, zone) for ns in nameservers])
+    add(zone, "NS", ns_ttl, [_fqdn(ns, zone) for ns in nameservers])
     for index, ns in enumerate(nameservers):
         host = _fqdn(ns, zone)
         if host.endswith("." + zone) and dns_addresses:
             address = dns_addresses[index % len(dns_addresses)]
-            add(host, "AAAA" if ":" in address else "A", 3600, [address])
+            add(host, "AAAA" if ":" in address else "A", ns_ttl, [address])
     targets = {"app": web_addresses, "dns": dns_addresses}
     for record in spec["dns"]["records"]:
         name = _fqdn(record["name"], zone)
@@ -55,7 +50,7 @@ def dns_rrsets(spec: dict[str, Any], web_addresses: list[str], dns_addresses: li
                 add(name, "AAAA", record["ttl"], [a for a in addresses if ":" in a])
         else:
             add(name, record["type"], record["ttl"],
-                [_content(record["type"], value) for value in record["values"]])
+                [rdata(record["type"], value) for value in record["values"]])
     rrsets = [r for r in merged.values() if r["records"]]
     for rrset in rrsets:
         rrset["records"] = sorted(rrset["records"])
@@ -65,8 +60,8 @@ def dns_rrsets(spec: dict[str, Any], web_addresses: list[str], dns_addresses: li
 def dns_rrset_changes(current: list[dict[str, Any]], desired: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The PATCH body's rrsets that turn ``current`` (from the API) into ``desired``; SOA untouched."""
     have = {
-        (r["name"], r["type"]): {"ttl": int(r["ttl"]),
-                                  "records": sorted(x["content"] for x in r["records"] if not x["disabled"])}
+        (r["name"], r["type"]): {"ttl": int(r["ttl"]), "records": sorted(
+            rdata(r["type"], x["content"]) for x in r["records"] if not x["disabled"])}
         for r in current if r["type"] != "SOA"
     }
     want = {(r["name"], r["type"]): r for r in desired}
@@ -85,6 +80,11 @@ def dns_api_form(rrsets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**r, "records": [{"content": c, "disabled": False} for c in r["records"]]} for r in rrsets]
 
 
+def dns_owned_by_toolkit(zone: dict[str, Any] | None) -> bool:
+    """Whether ``toolkit dns`` owns the zone's records (the role then leaves them alone)."""
+    return bool(zone) and (zone or {}).get("account") == OWNER_MARK
+
+
 def dns_record_keys(spec: dict[str, Any]) -> list[str]:
     """``"<name> <TYPE>"`` for each of the spec's records (name relative to the zone), sorted, unique."""
     return sorted({f"{r['name']} {r['type']}" for r in spec["dns"]["records"]})
@@ -97,4 +97,5 @@ class FilterModule:
             "dns_rrset_changes": dns_rrset_changes,
             "dns_record_keys": dns_record_keys,
             "dns_api_form": dns_api_form,
+            "dns_owned_by_toolkit": dns_owned_by_toolkit,
         }

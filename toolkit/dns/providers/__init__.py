@@ -1,0 +1,1 @@
+"""Providers: one small class per DNS system, each filling ``populate()`` and ``_apply()``."""
