@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from toolkit.data import Verification
     from toolkit.data.replication import ReplicationResult
     from toolkit.discovery import Discovery
-
     from toolkit.dns.cutover import Outcome as DnsOutcome
     from toolkit.dns.world import DnsWorld
     from toolkit.lockin import LockinReport

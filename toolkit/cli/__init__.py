@@ -69,7 +69,15 @@ def configure_logging(verbose: int) -> None:
 def _register() -> None:
     # Each command lives in its own module; importing registers it on ``cli``.
     from toolkit.cli import (  # noqa: F401
-        discover, dns, lab, parity, provision, replicate, report, runs, validate,
+        discover,
+        dns,
+        lab,
+        parity,
+        provision,
+        replicate,
+        report,
+        runs,
+        validate,
     )
 
 
