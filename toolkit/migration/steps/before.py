@@ -1,0 +1,188 @@
+"""Before the window: check everything, keep a way back, make the target current, prepare DNS."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, ClassVar
+
+from toolkit.errors import CheckFailed
+from toolkit.migration.context import MigrationContext
+from toolkit.migration.step import Step
+
+log = logging.getLogger(__name__)
+
+# Assumed until the probe has measured the path between the two servers.
+DEFAULT_BYTES_PER_SECOND = 50 * 1024**2
+
+
+class Preflight(Step):
+    """The spec, every host with a known key, the credentials, the data's movers, the freeze's reach."""
+
+    name: ClassVar[str] = "preflight"
+
+    def run(self, ctx: MigrationContext) -> None:
+        from toolkit.data.postgres.source import connect
+        from toolkit.migration.freeze import coverage
+        from toolkit.targets.baremetal.fleet import fleet_preflight
+
+        fleet_preflight(ctx.loaded)
+        problems = []
+        for mover in self._movers(ctx):
+            for finding in mover.preflight():
+                if finding.severity == "error":
+                    problems.append(f"{finding.subject}: {finding.message}")
+                elif finding.severity == "warning":
+                    ctx.run.note(f"{finding.subject}: {finding.message}", step=self.name)
+        admin = ctx.source.user
+        with connect(ctx.source) as conn:
+            reach = coverage(conn, admin)
+        problems += reach.gaps
+        for warning in reach.warnings:
+            ctx.run.note(warning, step=self.name)
+        ctx.run.measure(self.name, writers=[w.name for w in reach.writers])
+        if ctx.dns is not None:
+            from toolkit.dns import cutover
+
+            for plan in cutover.sync_plans(ctx.dns):
+                plan.raise_if_unsafe(False)
+        if ctx.deadline is not None:
+            from toolkit.migration.planning import estimate_total
+
+            left = ctx.deadline.timestamp() - time.time()
+            needed = estimate_total(ctx)
+            if needed > left:
+                problems.append(f"the migration needs about {needed:.0f} s, the deadline leaves {left:.0f} s")
+        if problems:
+            raise CheckFailed("preflight: " + "; ".join(problems))
+
+    @staticmethod
+    def _movers(ctx: MigrationContext) -> list[Any]:
+        return [m for m in (ctx.database, ctx.objects) if m is not None]
+
+
+class SafetySnapshot(Step):
+    """A snapshot of the source database through the RDS API: a way back that does not need us."""
+
+    name: ClassVar[str] = "safety-snapshot"
+
+    def run(self, ctx: MigrationContext) -> None:
+        from toolkit.targets.aws.snapshots import snapshot_source
+
+        identifier = snapshot_source(ctx.loaded, f"toolkit-{ctx.loaded.spec.service.name}-{ctx.run.id[-6:]}")
+        ctx.run.measure(self.name, snapshot=identifier)
+
+    def plan(self, ctx: MigrationContext) -> dict[str, Any]:
+        aws = ctx.loaded.spec.targets.aws
+        return {"db_instance": aws.resources.db_instance if aws else None}
+
+
+class Standby(Step):
+    """The target provisioned as a standby: database empty, app stopped, maintenance page."""
+
+    name: ClassVar[str] = "standby"
+
+    def run(self, ctx: MigrationContext) -> None:
+        from toolkit.targets.baremetal.provision import provision_baremetal
+
+        if ctx.measured("replicate").get("started"):
+            ctx.run.note("replication has begun: the standby is not provisioned again", step=self.name)
+            return
+        result = provision_baremetal(ctx.loaded, standby=True, listeners=ctx.listeners)
+        ctx.run.measure(self.name, provision_run=result.run_dir.name, changed=result.summary.changed)
+        if not result.ok:
+            raise CheckFailed(f"provisioning the standby failed (run {result.run_dir.name})")
+
+    def plan(self, ctx: MigrationContext) -> dict[str, Any]:
+        from toolkit.targets.baremetal.provision import provision_baremetal
+
+        result = provision_baremetal(ctx.loaded, standby=True, check=True)
+        return {"ansible_check": result.to_json()}
+
+    def estimate(self, ctx: MigrationContext) -> float:
+        return 60.0
+
+
+class Replicate(Step):
+    """The initial copy and continuous replication of the database, and the objects' first pass."""
+
+    name: ClassVar[str] = "replicate"
+
+    def run(self, ctx: MigrationContext) -> None:
+        ctx.run.measure(self.name, started=True)
+        ctx.database.start(ctx.run)
+        if ctx.objects is not None:
+            ctx.objects.start(ctx.run)
+
+    def plan(self, ctx: MigrationContext) -> dict[str, Any]:
+        from toolkit.migration.planning import data_sizes
+
+        return {"data": data_sizes(ctx)}
+
+    def estimate(self, ctx: MigrationContext) -> float:
+        from toolkit.migration.planning import data_sizes, probe_bandwidth
+
+        sizes = data_sizes(ctx)
+        return 5.0 + sum(sizes.values()) / probe_bandwidth(ctx)
+
+
+class LowerTtls(Step):
+    """The zone synced to the target, the switching records' TTLs lowered (saved before, for rollback)."""
+
+    name: ClassVar[str] = "dns.lower-ttls"
+
+    def run(self, ctx: MigrationContext) -> None:
+        if ctx.dns is None:
+            ctx.run.note("no DNS in the spec: nothing to switch", step=self.name)
+            return
+        from toolkit.dns import cutover
+
+        if cutover.load_before(ctx.run) is None:
+            cutover.save_before(ctx.dns, ctx.run)
+        cutover.sync(ctx.dns)
+        cutover.lower_ttls(ctx.dns, ctx.run)
+
+    def undo(self, ctx: MigrationContext) -> None:
+        if ctx.dns is None:
+            return
+        from toolkit.dns import cutover
+
+        before = cutover.load_before(ctx.run)
+        if before is not None:
+            cutover.rollback_to(ctx.dns, before)
+
+    def plan(self, ctx: MigrationContext) -> dict[str, Any]:
+        if ctx.dns is None:
+            return {}
+        from toolkit.dns import cutover
+
+        return {"dns": cutover.plan(ctx.dns)}
+
+
+class WaitTtls(Step):
+    """Until no cache can hold an answer older than the lowered TTLs; a resumed run waits only the rest."""
+
+    name: ClassVar[str] = "dns.wait-ttls"
+
+    def run(self, ctx: MigrationContext) -> None:
+        due = self.due(ctx)
+        while (left := due - time.time()) > 0:
+            ctx.run.progress(self.name, "waiting for the old TTLs to pass", eta=round(left, 1))
+            time.sleep(min(left, 1.0))
+
+    @staticmethod
+    def due(ctx: MigrationContext) -> float:
+        from toolkit.dns.timeline import TtlChange, earliest_switch
+
+        lowered = ctx.measured("lower-ttls")
+        if ctx.dns is None or not lowered:
+            return time.time()
+        changes = [TtlChange(**c) for c in lowered.get("changes", [])]
+        return earliest_switch(changes, current_ttls={s.key: 0 for s in ctx.dns.switches}, now=time.time())
+
+    def estimate(self, ctx: MigrationContext) -> float:
+        if ctx.dns is None:
+            return 0.0
+        zone = ctx.dns.source.populate()
+        ttls = [zone.rrsets[s.key].ttl for s in ctx.dns.switches if s.key in zone.rrsets]
+        return float(max(ttls, default=0))

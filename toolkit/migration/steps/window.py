@@ -1,0 +1,187 @@
+"""The cutover window: writes frozen on the source until they open on the target (the RTO).
+
+Every step here is short, and each one's share of the window is in the report. A failure before
+writes open rolls the migration back (``undo``, newest first): DNS back to the source, the
+source unfrozen.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+from toolkit.errors import CheckFailed
+from toolkit.migration.context import MigrationContext
+from toolkit.migration.step import Step
+
+DRAIN_TIMEOUT_S = 60.0
+DRAIN_POLL_S = 0.02
+
+
+class WindowStep(Step):
+    in_window: ClassVar[bool] = True
+
+    def estimate(self, ctx: MigrationContext) -> float:
+        return 0.2
+
+
+class Freeze(WindowStep):
+    """Writers of the source's tables set NOLOGIN and their sessions ended (``toolkit.migration.freeze``)."""
+
+    name: ClassVar[str] = "cutover.freeze"
+
+    def run(self, ctx: MigrationContext) -> None:
+        from toolkit.data.postgres.source import connect
+        from toolkit.migration.freeze import freeze
+
+        saved = ctx.measured(self.name).get("roles")
+
+        def remember(roles: dict[str, bool]) -> None:
+            # Journaled before any role changes; a crash mid-freeze keeps what to put back.
+            if saved is None:
+                ctx.run.measure(self.name, roles=roles)
+
+        with connect(ctx.source) as conn:
+            frozen = freeze(conn, ctx.source.user, before_change=remember)
+        ctx.run.measure(self.name, lsn=frozen.lsn, terminated=frozen.terminated)
+        ctx.run.measure("cutover", frozen_at=frozen.frozen_at)
+
+    def undo(self, ctx: MigrationContext) -> None:
+        from toolkit.data.postgres.source import connect
+        from toolkit.migration.freeze import unfreeze
+
+        roles = ctx.measured(self.name).get("roles")
+        if roles is None:
+            return  # the freeze never changed a role
+        with connect(ctx.source) as conn:
+            unfreeze(conn, roles)
+
+
+class Drain(WindowStep):
+    """Until the target has confirmed every change up to the source's WAL position at the freeze."""
+
+    name: ClassVar[str] = "cutover.drain"
+
+    def run(self, ctx: MigrationContext) -> None:
+        from toolkit.data.postgres.source import connect, scalar
+
+        lsn = ctx.measured(Freeze.name)["lsn"]
+        slot = ctx.database.names.slot
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        with connect(ctx.source) as conn:
+            while True:
+                behind = scalar(conn, "SELECT pg_wal_lsn_diff(%s::pg_lsn, confirmed_flush_lsn)::bigint "
+                                      "FROM pg_replication_slots WHERE slot_name = %s", (lsn, slot))
+                if behind is None:
+                    raise CheckFailed(f"the replication slot {slot} is gone from the source")
+                if behind <= 0:
+                    break
+                if time.monotonic() > deadline:
+                    raise CheckFailed(f"the target did not reach the frozen position {lsn} within "
+                                      f"{DRAIN_TIMEOUT_S:.0f} s ({behind} bytes behind)")
+                ctx.run.progress(self.name, f"draining to {lsn}", lag_bytes=int(behind))
+                time.sleep(DRAIN_POLL_S)
+        ctx.run.measure(self.name, lsn=lsn)
+
+
+class Sequences(WindowStep):
+    name: ClassVar[str] = "cutover.sequences"
+
+    def run(self, ctx: MigrationContext) -> None:
+        ctx.run.measure(self.name, synced=ctx.database.sync_sequences())
+
+
+class ObjectsDelta(WindowStep):
+    """The objects' final delta: what is new or changed since the manifest, verified end to end."""
+
+    name: ClassVar[str] = "cutover.objects-delta"
+
+    def run(self, ctx: MigrationContext) -> None:
+        if ctx.objects is None:
+            return
+        state = ctx.objects.resync(ctx.run)
+        ctx.run.measure(self.name, **{k: v for k, v in state.items() if isinstance(v, int | float | str)})
+
+
+class VerifyData(WindowStep):
+    """The gate: the database compared table by table (counts and digests) and the object delta's checks."""
+
+    name: ClassVar[str] = "cutover.verify"
+
+    def run(self, ctx: MigrationContext) -> None:
+        result = ctx.database.verify()
+        ctx.run.measure("database.verify", ok=result.ok, compared=result.compared,
+                        differences=[f"{d.subject}: {d.message}" for d in result.differences])
+        if not result.ok:
+            raise CheckFailed("the target's database differs from the frozen source: "
+                              + "; ".join(f"{d.subject}: {d.message}" for d in result.differences[:5]))
+
+    def estimate(self, ctx: MigrationContext) -> float:
+        return 1.0
+
+
+class SwitchDns(WindowStep):
+    """The service's records point at the target on every provider resolvers may ask."""
+
+    name: ClassVar[str] = "cutover.switch-dns"
+
+    def run(self, ctx: MigrationContext) -> None:
+        if ctx.dns is None:
+            return
+        from toolkit.dns import cutover
+
+        cutover.switch(ctx.dns, ctx.run)
+
+    def undo(self, ctx: MigrationContext) -> None:
+        if ctx.dns is None:
+            return
+        from toolkit.dns import cutover
+
+        before = cutover.load_before(ctx.run)
+        if before is not None:
+            cutover.rollback_to(ctx.dns, before)
+
+
+class VerifyDns(WindowStep):
+    """Every authoritative server, asked by address, answers the new records (bounded wait)."""
+
+    name: ClassVar[str] = "cutover.verify-dns"
+
+    def run(self, ctx: MigrationContext) -> None:
+        if ctx.dns is None:
+            return
+        from toolkit.dns import cutover
+
+        cutover.verify_authoritative(ctx.dns, run=ctx.run)
+
+    def estimate(self, ctx: MigrationContext) -> float:
+        return 0.5
+
+
+class OpenWrites(WindowStep):
+    """The standby's app starts and its proxies serve it: writes open on the target."""
+
+    name: ClassVar[str] = "cutover.open-writes"
+    opens_writes: ClassVar[bool] = True
+
+    def run(self, ctx: MigrationContext) -> None:
+        from toolkit.targets.baremetal.provision import provision_baremetal
+
+        result = provision_baremetal(ctx.loaded, playbook="open-writes.yml", listeners=ctx.listeners)
+        if not result.ok:
+            raise CheckFailed(f"opening writes on the target failed (run {result.run_dir.name})")
+        ctx.run.measure("cutover", opened_at=time.time())
+        ctx.run.measure(self.name, provision_run=result.run_dir.name)
+
+    def undo(self, ctx: MigrationContext) -> None:
+        # Only reached when this step failed part way: the app must not run beside a source
+        # that serves writes again. Provisioning as a standby stops it and shows maintenance.
+        from toolkit.targets.baremetal.provision import provision_baremetal
+
+        provision_baremetal(ctx.loaded, standby=True, listeners=ctx.listeners)
+
+    def estimate(self, ctx: MigrationContext) -> float:
+        return 5.0
+
+    def plan(self, ctx: MigrationContext) -> dict[str, Any]:
+        return {"playbook": "open-writes.yml"}
