@@ -89,7 +89,9 @@ def test_the_cli_shows_the_message_then_the_note(kind: str, failing_build: Calla
     with pytest.raises(SystemExit) as exit_info:
         main(["lab", "up", "--name", LAB, "--hosts", "1", "--json"])
     assert exit_info.value.code == error.exit_code  # type: ignore[attr-defined]
-    lines = capsys.readouterr().err.splitlines()
+    # Progress lines come first (plain, off a terminal); the error and its note follow them.
+    lines = [line for line in capsys.readouterr().err.splitlines()
+             if not line.endswith(": started") and ": done in " not in line and ": FAILED: " not in line]
     assert lines[:len(expected)] == expected
     assert len(lines) == len(expected) + 1 and lines[-1].startswith("note: ") and hint(lines[-1])
     assert "Traceback" not in "\n".join(lines)

@@ -88,12 +88,13 @@ class EventView:
         elif event.kind == "step-ended":
             line = f"{step}: done in {event.values.get('seconds', 0):.1f} s"
         elif event.kind == "step-failed":
-            line = f"{step}: FAILED: {event.message}"
+            # The error itself follows in full from the CLI; here its first line names it.
+            line = f"{step}: FAILED: {(event.message.splitlines() or [''])[0]}"
         elif event.kind == "note":
             line = f"note: {event.message}"
         else:
             return
-        self.console.print(line, highlight=False, markup=False)
+        self.console.print(line, highlight=False, markup=False, soft_wrap=True)  # a log line: never wrapped
 
     def _table(self) -> Table:
         table = Table(show_edge=False, show_header=False)

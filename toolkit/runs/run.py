@@ -136,8 +136,8 @@ class Run:
                     exc.resumable = resumable  # type: ignore[attr-defined]
                 except AttributeError:
                     pass
-                how = f"resume with --resume {self.id}" if resumable else "it cannot be resumed"
-                exc.add_note(f"step {name} of run {self.id} failed; {how}")
+                if resumable:
+                    exc.add_note(f"step {name} of run {self.id} failed; resume with --resume {self.id}")
             raise
         self._emit("step-ended", step=name, values={"seconds": round(time.monotonic() - started, 3)})
 

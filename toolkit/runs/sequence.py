@@ -21,7 +21,8 @@ class StepSequence:
     def __call__(self, message: str) -> None:
         self._end(None, None, None)
         self._current = contextlib.ExitStack()
-        self._current.enter_context(self.run.step(message))
+        # Such work (lab up) starts over rather than resuming: no resume hint on a failure.
+        self._current.enter_context(self.run.step(message, resumable=False))
 
     def _end(self, kind: type[BaseException] | None, exc: BaseException | None,
              tb: TracebackType | None) -> None:

@@ -89,6 +89,12 @@ def _read_exactly(stream: Any, size: int, sink: Any, digest: Any) -> int:
     return done
 
 
+def vanished(error: BaseException) -> bool:
+    """Whether ``error`` says the source object no longer exists (deleted after the listing)."""
+    response = getattr(error, "response", None) or {}
+    return response.get("Error", {}).get("Code") in ("NoSuchKey", "404")
+
+
 def copy_object(source: Any, target: Any, listed: Listed, settings: Settings) -> Entry:
     """Copy ``listed`` and return its manifest entry; raises ``CopyFailed`` naming what differs."""
     got = source.get_object(Bucket=listed.bucket, Key=listed.key)

@@ -127,6 +127,11 @@ def copy(job: dict[str, Any], workdir: Path) -> int:
             try:
                 entry = future.result()
             except Exception as error:
+                if transfer.vanished(error):
+                    # Deleted on the source since it was listed (the service keeps serving): not a
+                    # failure; the next pass no longer lists it.
+                    say("vanished", bucket=listed.bucket, key=listed.key)
+                    continue
                 failed.append({"bucket": listed.bucket, "key": listed.key, "message": str(error)})
                 say("failed", bucket=listed.bucket, key=listed.key, message=str(error))
                 continue
