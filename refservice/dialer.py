@@ -13,6 +13,7 @@ import http.client
 import ipaddress
 import json
 import socket
+import ssl
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -89,6 +90,21 @@ class Response:
             return None
 
 
+class TlsConnection(http.client.HTTPSConnection):
+    """HTTPS to a resolved address, with the URL's name for SNI and the certificate check.
+
+    Trusted roots are the system's (``SSL_CERT_FILE`` names another bundle, e.g. a lab's CA).
+    """
+
+    def __init__(self, address: str, port: int, *, server_name: str, timeout: float) -> None:
+        super().__init__(address, port, timeout=timeout, context=ssl.create_default_context())
+        self.server_name = server_name
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)  # the TCP connection to the address
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.server_name)  # type: ignore[attr-defined]
+
+
 def request(
     method: str,
     url: str,
@@ -97,12 +113,10 @@ def request(
     resolver: Resolver | None = None,
 ) -> Response:
     parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-        # https needs the name for SNI and certificate checks while dialling the resolved address;
-        # the split below (address vs Host) is where that would go.
-        raise ValueError(f"only http:// URLs are supported, not {url!r}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"only http:// and https:// URLs are supported, not {url!r}")
     host = parts.hostname
-    port = parts.port or 80
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         ipaddress.ip_address(host)
         address = host
@@ -114,7 +128,8 @@ def request(
     if payload is not None:
         body = json.dumps(payload).encode()
         headers["Content-Type"] = "application/json"
-    conn = http.client.HTTPConnection(address, port, timeout=timeout)
+    conn = (TlsConnection(address, port, server_name=host, timeout=timeout) if parts.scheme == "https"
+            else http.client.HTTPConnection(address, port, timeout=timeout))
     try:
         try:
             conn.connect()

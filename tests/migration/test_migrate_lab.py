@@ -13,7 +13,6 @@ records saved before the switch) and marks the bare-metal hosts changed.
 from __future__ import annotations
 
 import json
-import ssl
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 
 from refservice.checker import check
+from refservice.dialer import DnsResolver, request
 from tests.fixtures.lab import baremetal_hosts
 from tests.fixtures.lab_states import LabStates
 from tests.migration.worldstate import capture, changes
@@ -41,12 +41,6 @@ pytestmark = [pytest.mark.timeout(1800)]
 
 def aws_app_url(lab: dict[str, Any]) -> str:
     return str(lab["app_url"])
-
-
-def bare_app_url(lab: dict[str, Any]) -> str:
-    app = next(h for h in baremetal_hosts(lab) if "app" in h["groups"])
-    port = load_spec(lab["spec"]).spec.app.port
-    return f"http://{app['address']}:{port}"
 
 
 def get_json(url: str) -> Any:
@@ -79,7 +73,8 @@ def restore_source(lab_standby: dict[str, Any], lab_states: LabStates) -> Iterat
 
 
 def test_a_migration_under_load_loses_no_acknowledged_write(
-        lab_standby: dict[str, Any], restore_source: list[str], tmp_path: Path) -> None:
+        lab_standby: dict[str, Any], restore_source: list[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     lab = lab_standby
     journal = tmp_path / "load.jsonl"
     load = subprocess.Popen([sys.executable, "-m", "refservice.loadgen", "--url", aws_app_url(lab),
@@ -100,51 +95,25 @@ def test_a_migration_under_load_loses_no_acknowledged_write(
     verdicts = {v["step"]: v["ok"] for v in data["verifications"]}
     assert verdicts.get("database.verify") is True, data["verifications"]
 
-    # Every write the AWS side acknowledged is on bare metal (updates and deletes included).
-    result = check(str(journal), bare_app_url(lab))
+    # Clients now reach bare metal: the lab's caching resolver answers the service's name with the
+    # web hosts, and HTTPS through that answer (SNI, the lab's CA) reaches the app behind nginx.
+    zone = lab["dns"]["zone"].rstrip(".")
+    web = sorted(h["address"] for h in baremetal_hosts(lab) if "web" in h["groups"])
+    assert sorted(ask(lab["dns"]["resolver"], zone + ".", "A", recursive=True).values) == web
+    monkeypatch.setenv("SSL_CERT_FILE", lab["ca_certificate"])
+    resolver = DnsResolver(lab["dns"]["resolver"])
+    assert request("GET", f"https://{zone}/healthz", resolver=resolver, timeout=10).status == 200
+
+    # Every write the AWS side acknowledged is there (updates and deletes included) ...
+    result = check(str(journal), f"https://{zone}", resolve_with=lab["dns"]["resolver"])
     assert result.acked > 50, "the load generator wrote during the migration"
     assert not result.findings, [f.sentence() for f in result.findings]
-    # The frozen source and the new target hold the same data.
-    assert get_json(f"{bare_app_url(lab)}/digest") == get_json(f"{aws_app_url(lab)}/digest")
-
-    # Clients resolve the service to bare metal through the lab's caching resolver, and HTTPS works there.
-    zone = lab["dns"]["zone"]
-    web = sorted(h["address"] for h in baremetal_hosts(lab) if "web" in h["groups"])
-    answer = ask(lab["dns"]["resolver"], zone, "A", recursive=True)
-    assert sorted(answer.values) == web
-    context = ssl.create_default_context(cafile=lab["ca_certificate"])
-    for address in answer.values:
-        connection = urllib.request.HTTPSHandler(context=context)
-        opener = urllib.request.build_opener(connection)
-        request = urllib.request.Request(f"https://{zone.rstrip('.')}/healthz")
-        # Dial the resolved address with the service's name for SNI and the certificate.
-        with _resolved(zone.rstrip("."), address), opener.open(request, timeout=10) as page:
-            assert page.status == 200
+    # ... and the frozen source and the new target hold the same data.
+    digest = request("GET", f"https://{zone}/digest", resolver=resolver, timeout=30).json()
+    assert digest == get_json(f"{aws_app_url(lab)}/digest")
 
     run_dir = interface.run_dir(report.run_id)
     assert (run_dir / "report.html").is_file() and json.loads((run_dir / "report.json").read_text())["run_id"]
-
-
-class _resolved:
-    """Make ``name`` resolve to ``address`` in this process while the block runs."""
-
-    def __init__(self, name: str, address: str) -> None:
-        self.name, self.address = name, address
-
-    def __enter__(self) -> None:
-        import socket
-
-        self.original = socket.getaddrinfo
-
-        def fake(host: Any, *args: Any, **kwargs: Any) -> Any:
-            return self.original(self.address if host == self.name else host, *args, **kwargs)
-
-        socket.getaddrinfo = fake  # type: ignore[assignment]
-
-    def __exit__(self, *exc: object) -> None:
-        import socket
-
-        socket.getaddrinfo = self.original  # type: ignore[assignment]
 
 
 def test_the_dry_run_changes_nothing_anywhere(lab_standby: dict[str, Any]) -> None:
