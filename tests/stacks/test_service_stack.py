@@ -197,11 +197,11 @@ def test_user_data_installs_and_starts_the_app_without_secrets(run: OfflineRun) 
     app, bootstrap = user_data(run)
     assert "systemctl enable --now refservice@8000.service refservice@8001.service" in app
     assert "ExecStart=/usr/bin/env gunicorn --bind 0.0.0.0:%i" in app
-    assert "fetch parameter /refservice/refservice/database/owner-password" in app
+    assert "parameter /refservice/refservice/database/owner-password /run/refservice-boot/" in app
     assert 'REFSERVICE_DATABASE_URL="host=refservice-db.mock' in app
     # The app waits for the bootstrap to have prepared its release.
     release = run.outputs["appRelease"]
-    assert f"fetch wait-parameter /refservice/refservice/bootstrap/release {release}" in app
+    assert f"wait-parameter /refservice/refservice/bootstrap/release {release}" in app
     for script in (app, bootstrap):
         for value in SECRET_VALUES.values():
             assert value not in script
@@ -209,7 +209,7 @@ def test_user_data_installs_and_starts_the_app_without_secrets(run: OfflineRun) 
 
 def test_bootstrap_makes_the_owner_extensions_and_schema_once(run: OfflineRun) -> None:
     _, bootstrap = user_data(run)
-    assert "fetch parameter /refservice/refservice/bootstrap/admin-password" in bootstrap
+    assert "parameter /refservice/refservice/bootstrap/admin-password /run/refservice-boot/" in bootstrap
     assert "-U toolkit_admin -d refservice" in bootstrap
     for statement in ("CREATE ROLE %I LOGIN", 'GRANT :"owner" TO :"admin"', 'ALTER DATABASE :"dbname" OWNER',
                       'CREATE EXTENSION IF NOT EXISTS "pgcrypto"'):

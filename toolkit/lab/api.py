@@ -177,6 +177,9 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, binaries: dict[str,
                            log_file=directory / "logs" / "moto.log")
         aws_side.create_buckets(moto_url, creds, [bucket.name for bucket in sample.buckets])
         aws_side.seed_app_host(moto_url, creds, app_host)
+        # The app host boots from its user data now; its bootstrap waits for the database.
+        aws_side.start_user_data(hosts.wait_for_boot(_pid(app), host="aws-app",
+                                                     log_file=directory / "logs" / "aws-app.log"))
         return aws_side.seed_moto(moto_url, creds, lab=record.name, spec=sample, app_address=app.address,
                                   instances={"aws-db": db.address, "aws-app": app.address},
                                   admin_password=creds.db_admin_password, ns_ttl=dns_world.NS_TTL)
@@ -190,7 +193,7 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, binaries: dict[str,
                                        creds)
 
     # moto takes seconds to import; the database is set up meanwhile.
-    step("moto seeded (S3, RDS, EC2, Route53) and the source PostgreSQL on aws-db")
+    step("moto seeded (S3, SSM, RDS, EC2, Route53), the source PostgreSQL on aws-db, aws-app booting")
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         seeding, setting_up = pool.submit(seed), pool.submit(source_database)
         seeded = seeding.result()
@@ -203,9 +206,9 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, binaries: dict[str,
                                               hosted_zone_id=seeded["hosted_zone_id"], moto_url=moto_url)
     record.save()
 
-    step("aws-app boots from the AWS stack's user data (bootstrap, then the app), and the data")
+    step("aws-app booted from the AWS stack's user data (bootstrap, then the app), and the data")
     app_init = hosts.wait_for_boot(_pid(app), host="aws-app", log_file=directory / "logs" / "aws-app.log")
-    aws_side.run_user_data(app_init, directory / "logs" / "aws-app-user-data.log")
+    aws_side.finish_user_data(app_init, directory / "logs" / "aws-app-user-data.log")
     app_url = f"http://{app.address}:{ports[0]}"
     for port in ports:
         aws_side.wait_http(f"http://{app.address}:{port}/healthz", what=f"the app on aws-app:{port}",

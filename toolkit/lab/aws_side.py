@@ -208,15 +208,28 @@ def seed_app_host(endpoint: str, creds: Secrets, host: AppHost) -> None:
         ssm.put_parameter(Name=name, Value=value, Type=kind, Overwrite=True)
 
 
-def run_user_data(init_pid: int, log_file: Path) -> None:
-    """Run the app host's user data now, as EC2 would at first boot; fail with its output."""
-    started = hosts.exec_in(init_pid, ["systemctl", "start", USER_DATA_UNIT], check=False,
-                            what="running the stack's user data on aws-app", timeout=USER_DATA_TIMEOUT_S + 30)
+def start_user_data(init_pid: int) -> None:
+    """Start the app host's user data, as EC2 does at first boot, without waiting for it.
+
+    Its bootstrap waits for the database to let its admin in, so it may start before the lab's
+    database is ready (as an instance may start before RDS lets it in).
+    """
+    hosts.exec_in(init_pid, ["systemctl", "start", "--no-block", USER_DATA_UNIT],
+                  what="starting the stack's user data on aws-app")
+
+
+def finish_user_data(init_pid: int, log_file: Path) -> None:
+    """Wait for the app host's user data to end; fail with its output if it failed."""
+    deadline = time.monotonic() + USER_DATA_TIMEOUT_S + 30
+    while (state := hosts.exec_in(init_pid, ["systemctl", "is-active", USER_DATA_UNIT], check=False,
+                                  what="watching the stack's user data on aws-app").stdout.strip()) in (
+            "activating", "inactive") and time.monotonic() < deadline:
+        time.sleep(0.3)
     journal = hosts.exec_in(init_pid, ["journalctl", "--no-pager", "-o", "cat", "-u", USER_DATA_UNIT],
                             check=False, what="reading the user data's output on aws-app")
     with log_file.open("a") as out:
         out.write(journal.stdout)
-    if started.returncode != 0:
+    if state != "active":
         tail = "\n".join(journal.stdout.strip().splitlines()[-15:])
         raise CheckFailed(f"the stack's user data failed on aws-app (full output in {log_file}):\n{tail}")
 

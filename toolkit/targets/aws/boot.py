@@ -39,7 +39,8 @@ APP_PACKAGES = (
     "gunicorn",
 )
 # Commands the bootstrap needs besides, and the package that brings each (any version will do).
-BOOTSTRAP_COMMANDS = {"psql": "postgresql-client", "pg_isready": "postgresql-client"}
+BOOTSTRAP_COMMANDS = {"psql": "postgresql-client"}
+DATABASE_WAIT_S = 600
 
 OWNER_PASSWORD = "database/owner-password"
 ADMIN_PASSWORD = "bootstrap/admin-password"
@@ -152,8 +153,14 @@ class BootPlan:
 
 
 # Runs on the instance with Debian's python3-boto3 (1.26 on bookworm: endpoints are passed
-# explicitly, AWS_ENDPOINT_URL came later). Credentials come from the instance's role.
-FETCH_HELPER = r'''"""Read this service's parameters and archive with the instance's own role."""
+# explicitly, AWS_ENDPOINT_URL came later). Credentials come from the instance's role. One
+# process runs a whole sequence of steps: boto3 takes seconds to start on a small instance.
+FETCH_HELPER = r'''"""Read this service's parameters and archive with the instance's own role.
+
+Usage: aws-fetch.py REGION ENDPOINT STEP... where a STEP is one of
+  parameter NAME FILE | secret-field ARN FIELD FILE | object BUCKET KEY FILE
+  | put-parameter NAME VALUE | wait-parameter NAME VALUE SECONDS
+"""
 import json
 import sys
 import time
@@ -161,33 +168,46 @@ import time
 import boto3
 from botocore.config import Config
 
+ARITY = {"parameter": 2, "secret-field": 3, "object": 3, "put-parameter": 2, "wait-parameter": 3}
 
-def main(region, endpoint, command, *args):
+
+def main(region, endpoint, *steps):
     config = Config(retries={"max_attempts": 10, "mode": "standard"},
                     s3={"addressing_style": "path"} if endpoint else None)
     session = boto3.session.Session(region_name=region)
+    clients = {}
 
     def client(name):
-        return session.client(name, endpoint_url=endpoint or None, config=config)
+        if name not in clients:
+            clients[name] = session.client(name, endpoint_url=endpoint or None, config=config)
+        return clients[name]
 
-    if command == "parameter":
-        value = client("ssm").get_parameter(Name=args[0], WithDecryption=True)["Parameter"]["Value"]
-        sys.stdout.write(value)
-    elif command == "secret-field":
-        secret = client("secretsmanager").get_secret_value(SecretId=args[0])["SecretString"]
-        sys.stdout.write(json.loads(secret)[args[1]])
-    elif command == "put-parameter":
-        client("ssm").put_parameter(Name=args[0], Value=args[1], Type="String", Overwrite=True)
-    elif command == "wait-parameter":
-        name, wanted, deadline = args[0], args[1], time.monotonic() + float(args[2])
-        while client("ssm").get_parameter(Name=name)["Parameter"]["Value"] != wanted:
-            if time.monotonic() > deadline:
-                sys.exit(f"{name} did not become {wanted} within {args[2]} s")
-            time.sleep(5)
-    elif command == "object":
-        client("s3").download_file(args[0], args[1], args[2])
-    else:
-        sys.exit(f"unknown command {command}")
+    def write(path, value):
+        with open(path, "w") as handle:
+            handle.write(value)
+
+    steps = list(steps)
+    while steps:
+        command = steps.pop(0)
+        if command not in ARITY or len(steps) < ARITY[command]:
+            sys.exit(f"aws-fetch: bad step {command} {steps}")
+        args, steps = steps[:ARITY[command]], steps[ARITY[command]:]
+        if command == "parameter":
+            reply = client("ssm").get_parameter(Name=args[0], WithDecryption=True)
+            write(args[1], reply["Parameter"]["Value"])
+        elif command == "secret-field":
+            secret = client("secretsmanager").get_secret_value(SecretId=args[0])["SecretString"]
+            write(args[2], json.loads(secret)[args[1]])
+        elif command == "object":
+            client("s3").download_file(args[0], args[1], args[2])
+        elif command == "put-parameter":
+            client("ssm").put_parameter(Name=args[0], Value=args[1], Type="String", Overwrite=True)
+        else:
+            name, wanted, deadline = args[0], args[1], time.monotonic() + float(args[2])
+            while client("ssm").get_parameter(Name=name)["Parameter"]["Value"] != wanted:
+                if time.monotonic() > deadline:
+                    sys.exit(f"aws-fetch: {name} did not become {wanted} within {args[2]} s")
+                time.sleep(5)
 
 
 if __name__ == "__main__":
@@ -228,10 +248,16 @@ fetch() {{ python3 /usr/local/lib/{svc}/aws-fetch.py {plan.region} "{plan.endpoi
 """
 
 
-def _install_release(plan: BootPlan) -> str:
-    """The release's code in /opt/<svc>/app, its environment and units (not started)."""
+def _install_release(plan: BootPlan, *, before: str = "", also: str = "") -> str:
+    """The release's code in /opt/<svc>/app, its environment and units (not started).
+
+    Everything is read in one ``fetch`` into ``/run/<svc>-boot`` (private, on tmpfs): ``before``
+    are steps taken first (an app server waits for its release), ``also`` more to read (the
+    bootstrap's admin password).
+    """
     svc = plan.service
     app_dir = f"/opt/{svc}/app"
+    work = boot_dir(plan)
     env = {
         **plan.app.environment,
         f"{plan.env_prefix}_DATABASE_URL": plan.database_url,
@@ -240,8 +266,16 @@ def _install_release(plan: BootPlan) -> str:
     if plan.endpoint:
         env.setdefault(f"{plan.env_prefix}_S3_ENDPOINT", plan.endpoint)
     env_file = "\n".join(_env_line(name, value) for name, value in sorted(env.items()))
+    steps = " \\\n  ".join([
+        *([before] if before else []),
+        f"object {plan.artifact_bucket} {plan.artifact_key} {work}/app.zip",
+        f"parameter {plan.parameter(OWNER_PASSWORD)} {work}/database-password",
+        *(f"parameter {plan.parameter(ENV_PREFIX + name)} {work}/env-{name}"
+          for name in plan.secret_environment),
+        *([also] if also else []),
+    ])
     secrets = "\n".join(
-        f'  printf \'%s="%s"\\n\' {name} "$(fetch parameter {plan.parameter(ENV_PREFIX + name)})"'
+        f'  printf \'%s="%s"\\n\' {name} "$(cat {work}/env-{name})"'
         for name in sorted(plan.secret_environment)
     )
     command = plan.app.command.replace("%", "%%").replace("{port}", "%i")
@@ -264,24 +298,27 @@ Type=oneshot
 ExecStart=/usr/bin/env {schema}
 UNIT
 """
-    return f"""id -u {svc} >/dev/null 2>&1 \
+    return f"""id -u {svc} >/dev/null 2>&1 \\
   || useradd --system --home-dir /opt/{svc} --shell /usr/sbin/nologin {svc}
-fetch object {plan.artifact_bucket} {plan.artifact_key} /run/{svc}-app.zip
+rm -rf {work}
+install -d -m 0700 {work}
+( umask 0077
+  fetch \\
+  {steps} )
 rm -rf {app_dir}.new
 install -d -m 0755 {app_dir}.new
-python3 -m zipfile -e /run/{svc}-app.zip {app_dir}.new/{plan.source_name}
-rm -f /run/{svc}-app.zip
+python3 -m zipfile -e {work}/app.zip {app_dir}.new/{plan.source_name}
 rm -rf {app_dir}
 mv {app_dir}.new {app_dir}
 install -d -m 0750 -o root -g {svc} /etc/{svc}
+install -m 0640 -o root -g {svc} {work}/database-password /etc/{svc}/database-password
 (
 umask 0027
-fetch parameter {plan.parameter(OWNER_PASSWORD)} > /etc/{svc}/database-password
 {{
 {secrets or "  :"}
 }} > /etc/{svc}/secret.env
 )
-chgrp {svc} /etc/{svc}/database-password /etc/{svc}/secret.env
+chgrp {svc} /etc/{svc}/secret.env
 cat > /etc/{svc}/app.env <<'ENV'
 {env_file}
 ENV
@@ -303,25 +340,30 @@ UNIT
 """
 
 
+def boot_dir(plan: BootPlan) -> str:
+    """Where a boot script keeps what it read until it is in place (tmpfs, root only)."""
+    return f"/run/{plan.service}-boot"
+
+
 def render_user_data(plan: BootPlan) -> str:
     """The boot script of one app server."""
     units = " ".join(f"{plan.service}@{port}.service" for port in plan.app.ports)
     return (
         _prelude(plan, "an app server")
-        + f"""# The app starts only once the bootstrap has prepared the database for this release.
-fetch wait-parameter {plan.parameter(RELEASE)} {plan.release} {RELEASE_WAIT_S}
-"""
-        + _install_release(plan)
-        + f"systemctl enable --now {units}\n"
+        # The app starts only once the bootstrap has prepared the database for this release.
+        + _install_release(
+            plan, before=f"wait-parameter {plan.parameter(RELEASE)} {plan.release} {RELEASE_WAIT_S}"
+        )
+        + f"rm -rf {boot_dir(plan)}\nsystemctl enable --now {units}\n"
     )
 
 
 def _admin_password(plan: BootPlan) -> str:
-    db = plan.database
+    db, target = plan.database, f"{boot_dir(plan)}/admin-password"
     if db.admin_parameter is not None:
-        return f"fetch parameter {db.admin_parameter}"
+        return f"parameter {db.admin_parameter} {target}"
     if db.admin_secret_arn is not None:
-        return f"fetch secret-field {db.admin_secret_arn} password"
+        return f"secret-field {db.admin_secret_arn} password {target}"
     raise ValueError("the bootstrap needs the admin's password: an SSM parameter or RDS's secret")
 
 
@@ -329,25 +371,27 @@ def render_bootstrap_user_data(plan: BootPlan) -> str:
     """The once-per-service bootstrap: owner role, grants, extensions, schema, then the release."""
     svc = plan.service
     db = plan.database
-    work = f"/run/{svc}-bootstrap"
+    work = boot_dir(plan)
     extensions = "".join(f'CREATE EXTENSION IF NOT EXISTS "{name}";\n' for name in db.extensions)
     schema = f"systemctl start {svc}-schema.service\n" if plan.app.schema_command else ""
     return (
         _prelude(plan, "the once-per-service database bootstrap", BOOTSTRAP_COMMANDS)
-        + _install_release(plan)
-        + f"""install -d -m 0700 {work}
-( umask 0077; {_admin_password(plan)} > {work}/admin-password )
-for attempt in $(seq 60); do
-  pg_isready -q -h {db.address} -p {db.port} -d {db.name} && break
-  sleep 5
+        + _install_release(plan, also=_admin_password(plan))
+        + f"""admin_psql() {{
+  PGPASSWORD="$(cat {work}/admin-password)" PGSSLMODE=require PGCONNECT_TIMEOUT=10 \\
+    psql --no-psqlrc --quiet -v ON_ERROR_STOP=1 -h {db.address} -p {db.port} -U {db.admin} -d {db.name} "$@"
+}}
+# A new database may refuse its admin for a while after it is reported available.
+deadline=$((SECONDS + {DATABASE_WAIT_S}))
+until admin_psql -c 'SELECT 1' >/dev/null 2>&1; do
+  [ "$SECONDS" -lt "$deadline" ] || admin_psql -c 'SELECT 1'
+  sleep 1
 done
 # As the admin (RDS's master user, not a superuser): the owner role and its password, the
 # admin made a member of it (an exit publishes the owner's tables), the database handed to the
 # owner, the extensions. Every statement may run again.
-PGPASSWORD="$(cat {work}/admin-password)" PGSSLMODE=require PGCONNECT_TIMEOUT=10 \\
-  psql --no-psqlrc --quiet -v ON_ERROR_STOP=1 -h {db.address} -p {db.port} -U {db.admin} -d {db.name} \\
-  -v owner={db.owner} -v admin={db.admin} -v dbname={db.name} <<'SQL'
-\\set owner_password `cat /etc/{svc}/database-password`
+admin_psql -v owner={db.owner} -v admin={db.admin} -v dbname={db.name} <<'SQL'
+\\set owner_password `cat {work}/database-password`
 SELECT format('CREATE ROLE %I LOGIN', :'owner')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'owner') \\gexec
 ALTER ROLE :"owner" WITH LOGIN PASSWORD :'owner_password';
