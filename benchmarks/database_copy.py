@@ -232,6 +232,7 @@ def raw_copy(lab: Lab) -> None:
 
 
 def standby(lab: Lab) -> None:
+    interface.stop_replication("baremetal", lab.status["spec"])  # a previous run's, if any
     interface.lab_restore(lab.name, "standby")
     lab.status = interface.lab_status(lab.name)
 
