@@ -39,6 +39,8 @@ sys.path.insert(0, str(REPO))
 
 from refservice.loadgen import run_load  # noqa: E402
 from toolkit import interface, ssh  # noqa: E402
+from toolkit.runs.journal import Journal  # noqa: E402
+from toolkit.runs.run import runs_root  # noqa: E402
 
 PASSFILE = "/var/lib/postgresql/bench.pgpass"
 # Every peer copies the whole database: these and the reference service's own table.
@@ -238,10 +240,11 @@ def standby(lab: Lab) -> None:
 
 
 def toolkit_replicate(lab: Lab) -> dict[str, Any]:
-    result = interface.replicate(
-        "baremetal", lab.status["spec"], replica_identity_full=True
-    )  # pgbench_history
-    return {"run": result.run_id}
+    # pgbench_history has no key: the toolkit refuses it unless told to set REPLICA IDENTITY FULL.
+    result = interface.replicate("baremetal", lab.status["spec"], replica_identity_full=True)
+    steps = {r["step"]: r["values"]["seconds"] for r in Journal(runs_root() / result.run_id).records()
+             if r.get("event") == "step-ended"}
+    return {"run": result.run_id, "steps": steps}
 
 
 def steady_lag(lab: Lab, seconds: float) -> dict[str, Any]:
@@ -287,6 +290,7 @@ def main() -> None:
     parser.add_argument("--lag-seconds", type=float, default=60)
     args = parser.parse_args()
     lab = Lab(args.lab)
+    interface.stop_replication("baremetal", lab.status["spec"])
     print(f"generating scale {args.scale} on the source ...", flush=True)
     size = generate(lab, args.scale)
     mb = size / 1e6
