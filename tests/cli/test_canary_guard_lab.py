@@ -148,7 +148,9 @@ def test_replicate_and_verify_leak_no_secret(guarded_lab: GuardedLab, canary_spe
     # (set by the source's superuser, inside the lab's aws-db host: a replication role may not).
     aws_db = next(h for h in guarded_lab.status["hosts"] if h["name"] == "aws-db")
     password = env["CANARY_DATABASE_ADMIN_PASSWORD"].replace("'", "''")
-    hosts.exec_in(aws_db["pid"], ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"], user="postgres",
+    init = hosts.container_init(aws_db["pid"])
+    assert init is not None, "the aws-db host is not running"
+    hosts.exec_in(init, ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"], user="postgres",
                   input=f"ALTER ROLE toolkit_admin PASSWORD '{password}';\n",
                   what="setting the canary password")
     # The provisioned target becomes a standby: app stopped, its database empty.
