@@ -145,6 +145,11 @@ def generate(lab: Lab, scale: int) -> int:
         )
         conn.execute("CREATE INDEX docs_gin ON docs USING gin (doc)")
         conn.execute("ANALYZE")
+    return measure(lab)
+
+
+def measure(lab: Lab) -> int:
+    with lab.source() as conn:
         row = conn.execute("SELECT sum(pg_table_size(c)) FROM unnest(%s::regclass[]) c", (TABLES,)).fetchone()
     assert row is not None
     return int(row[0])
@@ -288,11 +293,12 @@ def main() -> None:
     parser.add_argument("--lab", required=True)
     parser.add_argument("--scale", type=int, default=80)
     parser.add_argument("--lag-seconds", type=float, default=60)
+    parser.add_argument("--reuse", action="store_true", help="keep the data a previous run generated")
     args = parser.parse_args()
     lab = Lab(args.lab)
     interface.stop_replication("baremetal", lab.status["spec"])
     print(f"generating scale {args.scale} on the source ...", flush=True)
-    size = generate(lab, args.scale)
+    size = measure(lab) if args.reuse else generate(lab, args.scale)
     mb = size / 1e6
     print(f"source tables: {mb:.0f} MB", flush=True)
     lab.on_target(
