@@ -272,11 +272,13 @@ def steady_lag(lab: Lab, seconds: float) -> dict[str, Any]:
     time.sleep(3)
     while thread.is_alive():
         status = interface.replication_status("baremetal", lab.status["spec"])["database"]
-        samples.append((int(status["lag_bytes"] or 0), float(status["lag_seconds"] or 0)))
+        # lag_seconds is the walsender's replay_lag: None while PostgreSQL has no fresh estimate.
+        seconds = status["lag_seconds"]
+        samples.append((int(status["lag_bytes"] or 0), float(seconds) if seconds is not None else -1.0))
         time.sleep(1)
     thread.join()
     lag_bytes = sorted(s[0] for s in samples)
-    lag_seconds = sorted(s[1] for s in samples)
+    lag_seconds = sorted(s[1] for s in samples if s[1] >= 0) or [0.0]
     return {
         "writes_per_s": round(summary["load"].achieved_rate, 1),
         "samples": len(samples),
@@ -285,6 +287,7 @@ def steady_lag(lab: Lab, seconds: float) -> dict[str, Any]:
         "lag_seconds_median": round(statistics.median(lag_seconds), 3),
         "lag_seconds_max": lag_seconds[-1],
         "lag_seconds_p95": lag_seconds[int(0.95 * (len(lag_seconds) - 1))],
+        "lag_seconds_known": sum(1 for s in samples if s[1] >= 0),
     }
 
 
