@@ -39,6 +39,8 @@ sys.path.insert(0, str(REPO))
 
 from refservice.loadgen import run_load  # noqa: E402
 from toolkit import interface, ssh  # noqa: E402
+from toolkit.runs.journal import Journal  # noqa: E402
+from toolkit.runs.run import runs_root  # noqa: E402
 
 PASSFILE = "/var/lib/postgresql/bench.pgpass"
 # Every peer copies the whole database: these and the reference service's own table.
@@ -143,6 +145,11 @@ def generate(lab: Lab, scale: int) -> int:
         )
         conn.execute("CREATE INDEX docs_gin ON docs USING gin (doc)")
         conn.execute("ANALYZE")
+    return measure(lab)
+
+
+def measure(lab: Lab) -> int:
+    with lab.source() as conn:
         row = conn.execute("SELECT sum(pg_table_size(c)) FROM unnest(%s::regclass[]) c", (TABLES,)).fetchone()
     assert row is not None
     return int(row[0])
@@ -232,15 +239,17 @@ def raw_copy(lab: Lab) -> None:
 
 
 def standby(lab: Lab) -> None:
+    interface.stop_replication("baremetal", lab.status["spec"])  # a previous run's, if any
     interface.lab_restore(lab.name, "standby")
     lab.status = interface.lab_status(lab.name)
 
 
 def toolkit_replicate(lab: Lab) -> dict[str, Any]:
-    result = interface.replicate(
-        "baremetal", lab.status["spec"], replica_identity_full=True
-    )  # pgbench_history
-    return {"run": result.run_id}
+    # pgbench_history has no key: the toolkit refuses it unless told to set REPLICA IDENTITY FULL.
+    result = interface.replicate("baremetal", lab.status["spec"], replica_identity_full=True)
+    steps = {r["step"]: r["values"]["seconds"] for r in Journal(runs_root() / result.run_id).records()
+             if r.get("event") == "step-ended"}
+    return {"run": result.run_id, "steps": steps}
 
 
 def steady_lag(lab: Lab, seconds: float) -> dict[str, Any]:
@@ -263,11 +272,13 @@ def steady_lag(lab: Lab, seconds: float) -> dict[str, Any]:
     time.sleep(3)
     while thread.is_alive():
         status = interface.replication_status("baremetal", lab.status["spec"])["database"]
-        samples.append((int(status["lag_bytes"] or 0), float(status["lag_seconds"] or 0)))
+        # lag_seconds is the walsender's replay_lag: None while PostgreSQL has no fresh estimate.
+        seconds = status["lag_seconds"]
+        samples.append((int(status["lag_bytes"] or 0), float(seconds) if seconds is not None else -1.0))
         time.sleep(1)
     thread.join()
     lag_bytes = sorted(s[0] for s in samples)
-    lag_seconds = sorted(s[1] for s in samples)
+    lag_seconds = sorted(s[1] for s in samples if s[1] >= 0) or [0.0]
     return {
         "writes_per_s": round(summary["load"].achieved_rate, 1),
         "samples": len(samples),
@@ -276,6 +287,7 @@ def steady_lag(lab: Lab, seconds: float) -> dict[str, Any]:
         "lag_seconds_median": round(statistics.median(lag_seconds), 3),
         "lag_seconds_max": lag_seconds[-1],
         "lag_seconds_p95": lag_seconds[int(0.95 * (len(lag_seconds) - 1))],
+        "lag_seconds_known": sum(1 for s in samples if s[1] >= 0),
     }
 
 
@@ -284,10 +296,12 @@ def main() -> None:
     parser.add_argument("--lab", required=True)
     parser.add_argument("--scale", type=int, default=80)
     parser.add_argument("--lag-seconds", type=float, default=60)
+    parser.add_argument("--reuse", action="store_true", help="keep the data a previous run generated")
     args = parser.parse_args()
     lab = Lab(args.lab)
+    interface.stop_replication("baremetal", lab.status["spec"])
     print(f"generating scale {args.scale} on the source ...", flush=True)
-    size = generate(lab, args.scale)
+    size = measure(lab) if args.reuse else generate(lab, args.scale)
     mb = size / 1e6
     print(f"source tables: {mb:.0f} MB", flush=True)
     lab.on_target(

@@ -20,15 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import yaml
-from psycopg import sql
 
 from tests.baremetal.labspec import derived_spec
 from tests.fixtures.canary import Sandbox, spec_canaries, spec_secret_refs
 from tests.fixtures.lab import require_lab, session_lab_name
 from toolkit import ssh
+from toolkit.lab import hosts
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(1800)]
 
@@ -179,14 +178,15 @@ def test_dns_commands_leak_no_secret(guarded_lab: GuardedLab, canary_spec: Any) 
 def test_replicate_and_verify_leak_no_secret(guarded_lab: GuardedLab, canary_spec: Any) -> None:
     spec, env, look_for = canary_spec
     assert "CANARY_DATABASE_ADMIN_PASSWORD" in look_for
-    lab_dir = Path(guarded_lab.status["dir"])
-    source = yaml.safe_load((lab_dir / "service.yaml").read_text())["targets"]["aws"]["database_endpoint"]
-    real = (lab_dir / "secrets" / "db_admin_password").read_text().strip()
-    # The source's admin role takes the canary as its password, so that the canary is what travels.
-    with psycopg.connect(host=source["host"], port=source["port"], dbname="refservice", user="toolkit_admin",
-                         password=real, autocommit=True) as conn:
-        conn.execute(sql.SQL("ALTER ROLE toolkit_admin PASSWORD {}").format(
-            sql.Literal(env["CANARY_DATABASE_ADMIN_PASSWORD"])))
+    # The source's admin role takes the canary as its password, so that the canary is what travels
+    # (set by the source's superuser, inside the lab's aws-db host: a replication role may not).
+    aws_db = next(h for h in guarded_lab.status["hosts"] if h["name"] == "aws-db")
+    password = env["CANARY_DATABASE_ADMIN_PASSWORD"].replace("'", "''")
+    init = hosts.container_init(aws_db["pid"])
+    assert init is not None, "the aws-db host is not running"
+    hosts.exec_in(init, ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"], user="postgres",
+                  input=f"ALTER ROLE toolkit_admin PASSWORD '{password}';\n",
+                  what="setting the canary password")
     # The provisioned target becomes a standby: app stopped, its database empty.
     host = next(h for h in guarded_lab.status["hosts"] if h["side"] == "baremetal")
     status = guarded_lab.status

@@ -8,7 +8,7 @@ python3-psycopg, postgresql-client), and imports nothing from the toolkit.
 1. On a replication connection to the source: ``CREATE_REPLICATION_SLOT <slot> LOGICAL pgoutput
    EXPORT_SNAPSHOT``. The connection is then left idle: the snapshot lives as long as it does.
 2. Workers take the pending ranges of the ledger (``<ledger>.ranges``, planned by the operator),
-   largest tables first. Each range is one pipe: ``psql`` on the source (a REPEATABLE READ
+   round-robin over the tables. Each range is one pipe: ``psql`` on the source (a REPEATABLE READ
    transaction importing the snapshot, ``COPY (SELECT ... WHERE ctid ...) TO STDOUT``) read in
    1 MB chunks into ``COPY ... FROM STDIN`` on the target, in one target transaction that also
    marks the range done. A range is therefore copied exactly once, or not at all.
@@ -47,9 +47,11 @@ def ident(name: str) -> str:
 
 
 def pending_ranges(target: psycopg.Connection[Any], ledger: str) -> list[tuple[Any, ...]]:
+    """Ranges not done, round-robin over tables (the first range of each, then the second, ...):
+    smaller tables finish early and their indexes build while the largest one is still copying."""
     rows = target.execute(
         f"SELECT tbl, part, schema_name, table_name, columns, binary_copy, condition "
-        f"FROM {ident(ledger)}.ranges WHERE NOT done ORDER BY planned_bytes DESC, tbl, part").fetchall()
+        f"FROM {ident(ledger)}.ranges WHERE NOT done ORDER BY part, planned_bytes DESC, tbl").fetchall()
     return list(rows)
 
 
