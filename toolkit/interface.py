@@ -6,7 +6,6 @@ none prints. Results are plain dataclasses with a ``to_json()`` for ``--json`` o
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
     from toolkit.dns.world import DnsWorld
     from toolkit.lockin import LockinReport
     from toolkit.parity import ParityReport
+    from toolkit.reports import RunReport
     from toolkit.runs import Listener, RunInfo
 
 # Heavy modules (Pulumi, ansible-runner, the lab) are imported inside the functions that need
@@ -53,19 +53,22 @@ def validate(spec_path: Path | str | None = None) -> ValidationResult:
 
 
 def provision(target: str, spec_path: Path | str | None = None, *, check: bool = False,
-              standby: bool = False, show_progress: bool = False) -> ProvisionResult:
-    """Provision ``target`` ("baremetal" or "aws") from the spec; ``check`` changes nothing."""
+              standby: bool = False, listeners: list[Listener] | None = None) -> ProvisionResult:
+    """Provision ``target`` ("baremetal" or "aws") from the spec; ``check`` changes nothing.
+
+    ``listeners`` receive the run's events (see ``toolkit.runs``); the CLI draws them.
+    """
     loaded = load_spec(spec_path)
     if target == "baremetal":
         from toolkit.targets.baremetal.provision import provision_baremetal
 
-        return provision_baremetal(loaded, check=check, standby=standby, show_progress=show_progress)
+        return provision_baremetal(loaded, check=check, standby=standby, listeners=listeners or [])
     if target == "aws":
         if standby:
             raise BadInput("--standby applies to --target baremetal only")
         from toolkit.targets.aws.provision import provision_aws
 
-        return provision_aws(loaded, check=check, show_progress=show_progress)
+        return provision_aws(loaded, check=check, show_progress=bool(listeners))
     raise BadInput(f"unknown target {target!r} (baremetal or aws)")
 
 
@@ -90,11 +93,18 @@ def lockin(spec_path: Path | str | None = None, resource_types: list[str] | None
 
 
 def lab_up(name: str = "default", hosts: int = 5, *,
-           progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Bring the lab ``name`` up (or return its status if it already is); see ``toolkit.lab``."""
-    from toolkit.lab import api
+           listeners: list[Listener] | None = None) -> dict[str, Any]:
+    """Bring the lab ``name`` up (or return its status if it already is); see ``toolkit.lab``.
 
-    return api.up(name, hosts, progress=progress)
+    A run of its own (kind ``lab-up``): each phase is a step that ``listeners`` see.
+    """
+    from toolkit.lab import api
+    from toolkit.runs import Run
+    from toolkit.runs.sequence import StepSequence
+
+    with Run.start("lab-up", listeners=listeners or [], meta={"lab": name, "hosts": hosts}) as run, \
+            StepSequence(run) as step:
+        return api.up(name, hosts, progress=step)
 
 
 def lab_status(name: str = "default") -> dict[str, Any]:
@@ -166,6 +176,17 @@ def verify_data(target: str, spec_path: Path | str | None = None) -> list[Verifi
     from toolkit.data.replication import verify
 
     return verify(load_spec(spec_path), target)
+
+
+def report(run_id: str, html_path: Path | None = None) -> RunReport:
+    """The report of run ``run_id`` from its journal; with ``html_path``, also written as HTML."""
+    from toolkit.reports import build_report
+    from toolkit.reports.html import render_html
+
+    built = build_report(run_id)
+    if html_path is not None:
+        html_path.write_text(render_html(built), encoding="utf-8")
+    return built
 
 
 def dns_plan(target: str, spec_path: Path | str | None = None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ base64- and URL-encoded. Files that exist to hold a secret are listed once, in `
 The commands that need a lab (``lab up``, ``provision --target baremetal`` in check mode and for
 real) are guarded in ``test_canary_guard_lab.py``, with the same helper.
 
-Every later command that reads a spec - replicate, dns, migrate, rollback, drill, plan, report,
+Every later command that reads a spec or a run - replicate, dns, migrate, rollback, drill, plan, report,
 discover, backup, restore - must be added here (or, if it needs a lab, to the lab module) when it
 is built.
 """

@@ -138,6 +138,21 @@ def test_provision_baremetal_leaks_no_secret(guarded_lab: GuardedLab, canary_spe
             "etc/refservice-objects/credentials.env", "etc/refservice/secrets/database_password"} <= on_host
 
 
+def test_runs_and_report_of_a_provisioning_leak_no_secret(guarded_lab: GuardedLab, canary_spec: Any) -> None:
+    spec, env, look_for = canary_spec
+    listed = guarded_lab.run("runs", ["runs", "--json"], env=env, cwd=spec.parent)
+    assert listed.returncode == 0, listed.stderr.decode()
+    provisions = [r["id"] for r in json.loads(listed.stdout)["runs"] if r["kind"] == "provision"]
+    assert provisions, "the provisioning runs above are listed"
+    page = guarded_lab.sandbox.state / "report.html"
+    report = guarded_lab.run("report", ["report", provisions[0], "--json", "--html", str(page)],
+                             env=env, cwd=spec.parent)
+    assert report.returncode == 0, report.stderr.decode()
+    assert json.loads(report.stdout)["steps"][0]["name"] == "playbook"
+    guarded_lab.sandbox.assert_no_leak({**look_for, **guarded_lab.lab_secrets()}, listed)
+    guarded_lab.sandbox.assert_no_leak({**look_for, **guarded_lab.lab_secrets()}, report)
+
+
 DNS_COMMANDS = (["dns", "plan", "--to", "baremetal", "--json"],
                 ["dns", "apply", "--to", "baremetal", "--json"],
                 ["dns", "verify", "--json"], ["dns", "rollback", "--json"])

@@ -125,3 +125,15 @@ def test_runs_lists_newest_first_with_state_and_failed_step() -> None:
     assert [(r.kind, r.state, r.failed_step) for r in listed] == [
         ("replicate", "failed", "verify"), ("provision", "succeeded", None)]
     assert json.dumps([r.to_json() for r in listed])
+
+
+def test_a_step_sequence_turns_messages_into_steps_and_marks_the_last_failed() -> None:
+    from toolkit.runs.sequence import StepSequence
+
+    with pytest.raises(OSError), Run.start("lab-up") as run, StepSequence(run) as step:
+        step("image")
+        step("network")
+        raise OSError("no bridge")
+    spans = [(r["event"], r["step"]) for r in run.journal.records() if r["event"].startswith("step-")]
+    assert spans == [("step-started", "image"), ("step-ended", "image"), ("step-started", "network"),
+                     ("step-failed", "network")]

@@ -68,7 +68,7 @@ def configure_logging(verbose: int) -> None:
 
 def _register() -> None:
     # Each command lives in its own module; importing registers it on ``cli``.
-    from toolkit.cli import dns, lab, parity, provision, replicate, runs, validate  # noqa: F401
+    from toolkit.cli import dns, lab, parity, provision, replicate, report, runs, validate  # noqa: F401
 
 
 def _show_notes(exc: BaseException) -> None:

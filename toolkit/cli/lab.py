@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -13,6 +10,7 @@ from rich.table import Table
 
 from toolkit import interface
 from toolkit.cli import EXIT_CODES, cli, emit_json, json_option
+from toolkit.cli.progress import event_view
 from toolkit.errors import CheckFailed
 
 name_option = click.option("--name", default="default", show_default=True, metavar="NAME",
@@ -26,27 +24,6 @@ def lab() -> None:
     Needs root. Hosts are systemd-nspawn containers (systemd as PID 1) in network namespaces on
     a bridge of their own, on a /24 of 198.18.0.0/15 that is routed nowhere.
     """
-
-
-@contextmanager
-def _progress(console: Console, enabled: bool) -> Iterator[Callable[[str], None]]:
-    """Show each step with a spinner on stderr, and how long the finished ones took."""
-    if not enabled:
-        yield lambda _message: None
-        return
-    current: dict[str, Any] = {"text": None, "start": time.monotonic()}
-    with console.status("starting") as spinner:
-
-        def step(message: str) -> None:
-            if current["text"] is not None:
-                took = time.monotonic() - current["start"]
-                console.print(f"[green]✓[/] {current['text']} [dim]({took:.1f} s)[/]")
-            current.update(text=message, start=time.monotonic())
-            spinner.update(message)
-
-        yield step
-    if current["text"] is not None:
-        console.print(f"[green]✓[/] {current['text']}")
 
 
 def _show_status(console: Console, status: dict[str, Any]) -> None:
@@ -80,9 +57,8 @@ def up(name: str, hosts_count: int, as_json: bool) -> None:
     If the lab is already up and healthy, nothing changes and its status is shown; a lab that
     is half there or unhealthy is torn down and rebuilt.
     """
-    console = Console(stderr=True)
-    with _progress(console, enabled=True) as step:
-        status = interface.lab_up(name, hosts_count, progress=step)
+    with event_view(as_json) as view:
+        status = interface.lab_up(name, hosts_count, listeners=[view])
     if as_json:
         emit_json(status)
     else:

@@ -18,19 +18,9 @@ from rich.live import Live
 from rich.table import Table
 
 from toolkit.runs import Event, Listener
+from toolkit.runs.events import human_bytes
 
 PLAIN_INTERVAL = 5.0
-UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
-
-
-def human_bytes(value: float) -> str:
-    for unit in UNITS:
-        if abs(value) < 1024 or unit == UNITS[-1]:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
 def describe(values: dict[str, Any], message: str = "") -> str:
     """One short line from the shared progress vocabulary (see ``toolkit.runs.events``)."""
     unit = values.get("unit", "")

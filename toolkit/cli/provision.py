@@ -8,6 +8,7 @@ import click
 
 from toolkit import interface
 from toolkit.cli import EXIT_CODES, cli, emit_json, json_option, spec_option
+from toolkit.cli.progress import event_view
 from toolkit.errors import CheckFailed
 
 
@@ -21,8 +22,9 @@ from toolkit.errors import CheckFailed
 @json_option
 def provision(target: str, check: bool, standby: bool, spec_path: Path | None, as_json: bool) -> None:
     """Realize the spec on a target: Ansible for bare metal, Pulumi for AWS."""
-    result = interface.provision(target, spec_path, check=check, standby=standby,
-                                 show_progress=not as_json)
+    with event_view(as_json) as view:
+        result = interface.provision(target, spec_path, check=check, standby=standby,
+                                     listeners=[view])
     if as_json:
         emit_json(result.to_json())
     else:

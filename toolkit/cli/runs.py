@@ -25,7 +25,7 @@ def runs(as_json: bool) -> None:
         return
     table = Table(show_edge=False)
     for column in ("run", "kind", "state", "started", "ended", "failed step"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("run", "started", "ended"))
     for run in found:
         style = {"failed": "red", "interrupted": "yellow", "running": "cyan"}.get(run.state)
         table.add_row(run.id, run.kind, run.state, _when(run.started), _when(run.ended),

