@@ -83,13 +83,21 @@ def sync_big(world: DnsWorld, rrsets: list[Rrset]) -> dict[str, float]:
     ours = time.monotonic() - started
     assert all(p.count("create") >= len(rrsets) for p in plans)
     assert cutover.identical(world) == []
+    # Where the time goes: reading each side (read again now, both holding the whole zone).
+    started = time.monotonic()
+    world.source.populate()
+    read_route53 = time.monotonic() - started
+    started = time.monotonic()
+    world.targets[0].populate()
+    read_powerdns = time.monotonic() - started
     # The floor: every rrset in one PATCH per server, nothing read, nothing compared.
     body = [replace(r.name, r.type, r.ttl + 1, list(r.values)) for r in rrsets]
     started = time.monotonic()
     for target in world.targets:
         target.api.patch(world.zone, body)
     raw = time.monotonic() - started
-    return {"seed_route53_s": round(seeded, 3), "sync_s": round(ours, 3), "raw_patch_s": round(raw, 3)}
+    return {"seed_route53_s": round(seeded, 3), "sync_s": round(ours, 3), "raw_patch_s": round(raw, 3),
+            "read_route53_s": round(read_route53, 3), "read_one_powerdns_s": round(read_powerdns, 3)}
 
 
 def main() -> None:
@@ -136,6 +144,8 @@ def main() -> None:
     print(f"sync of {args.records} records to {len(world.targets)} PowerDNS servers: {sync['sync_s']:.2f} s "
           f"(raw PATCH floor {sync['raw_patch_s']:.2f} s, ratio {results['sync_ratio_to_raw']}); "
           f"seeding Route53 took {sync['seed_route53_s']:.2f} s")
+    print(f"  of which reading: Route53 (moto) {sync['read_route53_s']:.2f} s, one PowerDNS "
+          f"{sync['read_one_powerdns_s']:.2f} s")
 
 
 if __name__ == "__main__":
