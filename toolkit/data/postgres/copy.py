@@ -34,7 +34,7 @@ class CopyFailed(CheckFailed):
 
 
 def plan(tables: list[Table], workers: int) -> list[tuple[Table, list[PageRange]]]:
-    """Every table's ranges, the largest tables first (they bound the copy's duration)."""
+    """Every table's ranges, the largest tables first (the agent takes them round-robin over tables)."""
     ordered = sorted(tables, key=lambda t: (-t.bytes, t.label))
     return [(table, page_ranges(table.pages, size=table.bytes, workers=workers)) for table in ordered]
 
