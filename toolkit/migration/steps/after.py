@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import ClassVar
 
 from toolkit.migration.context import MigrationContext
 from toolkit.migration.step import Step
+from toolkit.migration.steps.shared import wait_until
 
 
 class AfterStep(Step):
@@ -26,9 +26,7 @@ class VerifyClients(AfterStep):
 
         switched = ctx.measured("switch")
         due = resolver_check_at(switched["switched_at"], int(switched["ttl_at_switch"]))
-        while (left := due - time.time()) > 0:
-            ctx.run.progress(self.name, "waiting for caches to expire", eta=round(left, 1))
-            time.sleep(min(left, 1.0))
+        wait_until(ctx, self.name, due, "waiting for caches to expire")
         ctx.run.measure(self.name, **cutover.verify_resolver(ctx.dns, ctx.run))
 
 

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from toolkit.errors import CheckFailed
 from toolkit.migration.context import MigrationContext
 from toolkit.migration.step import Step
+from toolkit.migration.steps.shared import put_dns_back, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -143,13 +144,7 @@ class LowerTtls(Step):
         cutover.lower_ttls(ctx.dns, ctx.run)
 
     def undo(self, ctx: MigrationContext) -> None:
-        if ctx.dns is None:
-            return
-        from toolkit.dns import cutover
-
-        before = cutover.load_before(ctx.run)
-        if before is not None:
-            cutover.rollback_to(ctx.dns, before)
+        put_dns_back(ctx)
 
     def plan(self, ctx: MigrationContext) -> dict[str, Any]:
         if ctx.dns is None:
@@ -165,10 +160,7 @@ class WaitTtls(Step):
     name: ClassVar[str] = "dns.wait-ttls"
 
     def run(self, ctx: MigrationContext) -> None:
-        due = self.due(ctx)
-        while (left := due - time.time()) > 0:
-            ctx.run.progress(self.name, "waiting for the old TTLs to pass", eta=round(left, 1))
-            time.sleep(min(left, 1.0))
+        wait_until(ctx, self.name, self.due(ctx), "waiting for the old TTLs to pass")
 
     @staticmethod
     def due(ctx: MigrationContext) -> float:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from toolkit.errors import CheckFailed
 from toolkit.migration.context import MigrationContext
 from toolkit.migration.step import Step
+from toolkit.migration.steps.shared import put_dns_back
 
 DRAIN_TIMEOUT_S = 60.0
 DRAIN_POLL_S = 0.02
@@ -133,13 +134,7 @@ class SwitchDns(WindowStep):
         cutover.switch(ctx.dns, ctx.run)
 
     def undo(self, ctx: MigrationContext) -> None:
-        if ctx.dns is None:
-            return
-        from toolkit.dns import cutover
-
-        before = cutover.load_before(ctx.run)
-        if before is not None:
-            cutover.rollback_to(ctx.dns, before)
+        put_dns_back(ctx)
 
 
 class VerifyDns(WindowStep):
