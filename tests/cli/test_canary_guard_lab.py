@@ -208,3 +208,19 @@ def test_replicate_and_verify_leak_no_secret(guarded_lab: GuardedLab, canary_spe
             # to the objects host (a 0600 job file the worker removes).
             assert json.loads(result.stdout)["objects"]["state"] == "copied", result.stdout.decode()
         guarded_lab.sandbox.assert_no_leak({**look_for, **guarded_lab.lab_secrets()}, result)
+
+
+def test_plan_and_a_refused_migrate_leak_no_secret(guarded_lab: GuardedLab, canary_spec: Any) -> None:
+    """The dry run reads every part (the source, its buckets, Ansible's check mode, the DNS diff)
+    with the canaries; migrate without --yes and without a terminal refuses before any of it."""
+    spec, env, look_for = canary_spec
+    plan = guarded_lab.run("plan", ["plan", "--to", "baremetal", "--json", "--spec", str(spec)], env=env,
+                           cwd=spec.parent)
+    assert plan.returncode == 0, plan.stdout.decode()[-4000:] + plan.stderr.decode()[-4000:]
+    assert json.loads(plan.stdout)["data_sizes"]["database"] > 0
+    guarded_lab.sandbox.assert_no_leak({**look_for, **guarded_lab.lab_secrets()}, plan)
+    refused = guarded_lab.run("migrate", ["migrate", "--to", "baremetal", "--spec", str(spec)], env=env,
+                              cwd=spec.parent)
+    assert refused.returncode == 2, refused.stderr.decode()[-2000:]
+    assert "confirm with --yes" in refused.stderr.decode()
+    guarded_lab.sandbox.assert_no_leak({**look_for, **guarded_lab.lab_secrets()}, refused)
