@@ -61,6 +61,18 @@ def empty_bucket(s3: Any) -> None:
             s3.delete_objects(Bucket=BUCKET, Delete={"Objects": keys})
 
 
+def source_objects(lab: dict[str, Any]) -> dict[str, Seeded]:
+    """Every object of the source bucket as it is now (the shared lab's app data), to put back later."""
+    s3 = source_client(lab)
+    found: dict[str, Seeded] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+        for item in page.get("Contents", []):
+            got = s3.get_object(Bucket=BUCKET, Key=item["Key"])
+            found[item["Key"]] = Seeded(got["Body"].read(), got.get("ContentType", ""),
+                                        got.get("Metadata") or {})
+    return found
+
+
 def fresh_source(lab: dict[str, Any], objects: dict[str, Seeded]) -> Any:
     """The source bucket holding exactly ``objects``; the controller forgets earlier passes."""
     shutil.rmtree(state_root() / "data", ignore_errors=True)
