@@ -66,16 +66,9 @@ class DnsWorld:
 
 
 def _route53_client(loaded: LoadedSpec) -> Any:
-    import boto3
+    from toolkit.targets.aws.clients import AwsAccess
 
-    aws = loaded.spec.targets.aws
-    assert aws is not None
-    creds = {}
-    if aws.credentials is not None:
-        creds = {"aws_access_key_id": aws.credentials.access_key_id.resolve(loaded.base_dir).reveal(),
-                 "aws_secret_access_key": aws.credentials.secret_access_key.resolve(loaded.base_dir).reveal()}
-    return boto3.session.Session().client("route53", endpoint_url=aws.endpoint, region_name=aws.region,
-                                          **creds)
+    return AwsAccess.from_spec(loaded).client("route53")
 
 
 def _addresses_of(names: list[str], resolver: str | None) -> list[str]:
