@@ -114,7 +114,7 @@ def test_lab_up_leaks_no_secret(guarded_lab: GuardedLab, lab_up: Any) -> None:
     assert len(look_for) >= 8
     held = guarded_lab.sandbox.assert_no_leak(look_for, lab_up)
     # The AWS side's secret files were read by the scan (and exempt): the hosts were scanned.
-    assert any("/hosts/aws-app/upper/etc/refservice/db_password" in path for path in held), held
+    assert any("/hosts/aws-app/upper/etc/refservice/database-password" in path for path in held), held
 
 
 def test_provision_baremetal_check_leaks_no_secret(guarded_lab: GuardedLab, canary_spec: Any) -> None:

@@ -182,7 +182,7 @@ def test_tricky_data_under_writes_refused_then_replicated_verified_and_stopped(t
     assert ours(lab) == {"slots": [], "publications": []}
     with source(lab) as conn:
         assert conn.execute("SELECT relreplident FROM pg_class WHERE relname = 'nokey'").fetchone() == ("d",)
-    assert interface.stop_replication("baremetal", spec) == {"database": []}
+    assert interface.stop_replication("baremetal", spec)["database"] == []
 
 
 def start_replicate(spec: str) -> subprocess.Popen[bytes]:
