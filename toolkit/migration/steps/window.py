@@ -93,14 +93,15 @@ class Sequences(WindowStep):
 
 
 class ObjectsDelta(WindowStep):
-    """The objects' final delta: what is new or changed since the manifest, verified end to end."""
+    """The objects' final delta: what is new, changed or deleted since the manifest, verified end to end."""
 
     name: ClassVar[str] = "cutover.objects-delta"
 
     def run(self, ctx: MigrationContext) -> None:
         if ctx.objects is None:
             return
-        state = ctx.objects.resync(ctx.run)
+        # The source is frozen: its bucket is the truth, deletions made since the copy included.
+        state = ctx.objects.resync(ctx.run, delete=True)
         ctx.run.measure(self.name, **{k: v for k, v in state.items() if isinstance(v, int | float | str)})
 
 
