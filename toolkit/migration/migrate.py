@@ -90,16 +90,17 @@ def migrate(loaded: LoadedSpec, target: str = "baremetal", *, resume: str | None
     (after rolling back); the report is written either way (``report.json``/``.html`` in the run)."""
     _check_target(target)
     run = _open(loaded, resume, listeners, target)
+    report: RunReport | None = None
     try:
         with run:
             ctx = MigrationContext(loaded, run, target=target, deadline=deadline, listeners=listeners)
             execute(migration_steps(), ctx)
     finally:
         try:
-            write_report(run, load)
+            report = write_report(run, load)
         except Exception as exc:  # the migration's own outcome matters more than its report
             log.warning("migrate: the report of run %s could not be written: %s", run.id, exc)
-    return build_report(run.dir)
+    return report if report is not None else build_report(run.dir)
 
 
 def rollback_migration(loaded: LoadedSpec, run_id: str, *, listeners: Iterable[Listener] = ()) -> RunReport:

@@ -22,7 +22,8 @@ import paramiko
 from toolkit import ssh
 from toolkit.errors import BadInput, CheckFailed
 from toolkit.spec import LoadedSpec
-from toolkit.targets.baremetal.inventory import InventoryHost, read_inventory
+from toolkit.targets.baremetal.fleet import read_fleet
+from toolkit.targets.baremetal.inventory import InventoryHost
 
 log = logging.getLogger(__name__)
 
@@ -54,20 +55,12 @@ class Fleet:
 
     @classmethod
     def of(cls, loaded: LoadedSpec) -> Fleet:
-        target = loaded.spec.targets.baremetal
-        if target is None:
-            raise BadInput(f"{loaded.path}: targets.baremetal is not set")
-        inventory = read_inventory(loaded.resolve_path(target.inventory))
-        members = sorted((h for h in inventory.values() if "objects" in h.groups), key=lambda h: h.name)
+        fleet = read_fleet(loaded, every_group=False)
+        members = sorted((h for h in fleet.hosts.values() if "objects" in h.groups), key=lambda h: h.name)
         if not members:
-            raise BadInput(f"{loaded.resolve_path(target.inventory)}: no host in group objects "
-                           "to copy the objects")
-        key_file = target.ssh.key.path(loaded.base_dir)
-        if key_file is None:
-            raise BadInput("targets.baremetal.ssh.key must be a file reference ({file: PATH})")
+            raise BadInput(f"{fleet.inventory}: no host in group objects to copy the objects")
         return cls(hosts=[ObjectHost(h.name, h, i, len(members)) for i, h in enumerate(members)],
-                   user=target.ssh.user, key_file=key_file,
-                   known_hosts=loaded.resolve_path(target.ssh.known_hosts),
+                   user=fleet.ssh.user, key_file=fleet.ssh.key_file, known_hosts=fleet.ssh.known_hosts,
                    workdir=f".toolkit-objects/{loaded.spec.service.name}")
 
     @contextmanager

@@ -18,7 +18,8 @@ import paramiko
 from toolkit import ssh
 from toolkit.errors import BadInput, CheckFailed
 from toolkit.spec import LoadedSpec
-from toolkit.targets.baremetal.inventory import InventoryHost, read_inventory
+from toolkit.targets.baremetal.fleet import read_fleet
+from toolkit.targets.baremetal.inventory import InventoryHost
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +39,12 @@ class TargetSettings:
 
 
 def target_settings(loaded: LoadedSpec) -> TargetSettings:
-    target = loaded.spec.targets.baremetal
-    if target is None:
-        raise BadInput(f"{loaded.path}: targets.baremetal is not set")
-    key_file = target.ssh.key.path(loaded.base_dir)
-    if key_file is None:
-        raise BadInput("targets.baremetal.ssh.key must be a file reference ({file: PATH})")
-    hosts = read_inventory(loaded.resolve_path(target.inventory))
-    db_hosts = [host for host in hosts.values() if "db" in host.groups]
+    fleet = read_fleet(loaded, every_group=False)
+    db_hosts = [host for host in fleet.hosts.values() if "db" in host.groups]
     if not db_hosts:
-        raise BadInput(f"inventory {target.inventory} has no host in group db")
-    return TargetSettings(host=db_hosts[0], user=db_hosts[0].user or target.ssh.user, key_file=key_file,
-                          known_hosts=loaded.resolve_path(target.ssh.known_hosts),
+        raise BadInput(f"inventory {fleet.inventory} has no host in group db")
+    return TargetSettings(host=db_hosts[0], user=db_hosts[0].user or fleet.ssh.user,
+                          key_file=fleet.ssh.key_file, known_hosts=fleet.ssh.known_hosts,
                           dbname=loaded.spec.database.name, port=loaded.spec.database.port)
 
 

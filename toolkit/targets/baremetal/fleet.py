@@ -19,8 +19,12 @@ class Fleet:
     ssh: SshSettings
 
 
-def read_fleet(loaded: LoadedSpec) -> Fleet:
-    """The inventory and SSH settings of ``targets.baremetal``; ``BadInput`` naming what is missing."""
+def read_fleet(loaded: LoadedSpec, *, every_group: bool = True) -> Fleet:
+    """The inventory and SSH settings of ``targets.baremetal``; ``BadInput`` naming what is missing.
+
+    ``every_group``: the inventory must have a host in each group the roles need (provisioning);
+    a part that works on one group (the database host, the objects hosts) checks its own.
+    """
     target = loaded.spec.targets.baremetal
     if target is None:
         raise BadInput(f"{loaded.path}: targets.baremetal is not set; there is no bare-metal fleet")
@@ -33,7 +37,7 @@ def read_fleet(loaded: LoadedSpec) -> Fleet:
         if not path.is_file():
             raise BadInput(f"targets.baremetal: the {what} file {path} does not exist")
     hosts = read_inventory(inventory)
-    missing = missing_groups(hosts)
+    missing = missing_groups(hosts) if every_group else []
     if missing:
         raise BadInput(f"inventory {inventory} has no hosts in group(s) {', '.join(missing)}")
     ssh = SshSettings(user=target.ssh.user, key_file=key_file, known_hosts=known_hosts)
