@@ -143,6 +143,17 @@ def test_resync_copies_only_what_changed_and_deletes_only_when_asked(standby: di
     assert differences(spec) == {}
     assert_target_holds(lab, objects)
 
+    # The target loses an object behind the manifest (a store rebuilt, a host restored): the next
+    # pass sees it missing on the target and copies it again rather than trusting the manifest.
+    lost = "small/00011.txt"
+    target_client(lab).delete_object(Bucket=BUCKET, Key=lost)
+    assert differences(spec) == {f"s3://{BUCKET}/{lost}": "missing on the target"}
+    with Run.start("test-resync") as run:
+        state = mover(spec).resync(run)
+    assert (state["copied"], state["kept"]) == (1, len(objects) - 1)
+    assert differences(spec) == {}
+    assert_target_holds(lab, objects)
+
 
 def test_two_object_hosts_share_the_work_into_one_manifest(standby: dict[str, Any], tmp_path: Path) -> None:
     lab = standby

@@ -67,13 +67,29 @@ def entry(key: str, etag: str = '"e1"', size: int = 3, modified: str = JAN) -> E
     return Entry("b", key, size, "ab" * 32, "text/plain", {"m": "1"}, etag, modified, None, '"t1"')
 
 
+def on_target(*keys: str, etag: str = '"t1"') -> list[Listed]:
+    return [Listed("b", key, 3, etag, "x") for key in keys]
+
+
 def test_plan_copies_only_what_the_manifest_does_not_prove() -> None:
     known = manifest.merge([entry("same"), entry("etag"), entry("size"), entry("touched"), entry("gone")])
     plan = manifest.plan([listed("same"), listed("etag", etag='"e2"'), listed("size", size=4),
-                          listed("touched", modified="2026-02-01T00:00:00+00:00"), listed("new")], known)
+                          listed("touched", modified="2026-02-01T00:00:00+00:00"), listed("new")], known,
+                         on_target("same", "etag", "size", "touched", "gone"))
     assert [item.key for item in plan.copy] == ["etag", "size", "touched", "new"]
     assert [item.key for item in plan.keep] == ["same"]
     assert [item.key for item in plan.gone] == ["gone"]
+
+
+def test_plan_copies_again_what_the_target_lost_or_changed_behind_the_manifest() -> None:
+    # The target store was emptied or rebuilt since the manifest was written: the manifest alone
+    # would prove objects that are not there (a migration once served 571 of 1,258 objects so).
+    known = manifest.merge([entry("kept"), entry("lost"), entry("tampered")])
+    source = [listed("kept"), listed("lost"), listed("tampered")]
+    plan = manifest.plan(source, known, [*on_target("kept"), *on_target("tampered", etag='"t2"')])
+    assert [item.key for item in plan.copy] == ["lost", "tampered"]
+    assert [item.key for item in plan.keep] == ["kept"]
+    assert [item.key for item in manifest.plan(source, known, []).copy] == ["kept", "lost", "tampered"]
 
 
 def test_compare_names_every_kind_of_difference() -> None:

@@ -54,6 +54,11 @@ class Entry:
         return (self.size == listed.size and self.source_etag == listed.etag
                 and self.source_last_modified == listed.last_modified)
 
+    def still_on(self, target: Listed | None) -> bool:
+        """Whether the target object ``target`` is still the one the copy left."""
+        return target is not None and target.size == self.size and (
+            not self.target_etag or target.etag == self.target_etag)
+
     def to_line(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
 
@@ -100,14 +105,16 @@ class Plan:
     gone: list[Entry] = field(default_factory=list)  # in the manifest, no longer on the source
 
 
-def plan(listing: Iterable[Listed], known: dict[ObjectId, Entry]) -> Plan:
-    """What a pass copies: every listed object the manifest does not prove; what it no longer has."""
+def plan(listing: Iterable[Listed], known: dict[ObjectId, Entry], target: Iterable[Listed]) -> Plan:
+    """What a pass copies: every listed object the manifest does not prove, or that is no longer on
+    the target as the copy left it (emptied, rebuilt or changed behind our back); what it no longer has."""
     result = Plan()
     seen: set[ObjectId] = set()
+    on_target = {listed.id: listed for listed in target}
     for listed in listing:
         seen.add(listed.id)
         entry = known.get(listed.id)
-        if entry is not None and entry.proves(listed):
+        if entry is not None and entry.proves(listed) and entry.still_on(on_target.get(listed.id)):
             result.keep.append(entry)
         else:
             result.copy.append(listed)
@@ -142,7 +149,7 @@ def compare(source: Iterable[Listed], target: Iterable[Listed],
                                         f"-> {listed.etag}, {entry.size} -> {listed.size} bytes)"))
         elif on_target is None:
             found.append(Mismatch(*oid, "missing on the target"))
-        elif on_target.size != entry.size or (entry.target_etag and on_target.etag != entry.target_etag):
+        elif not entry.still_on(on_target):
             found.append(Mismatch(*oid, f"changed on the target behind the copy's back ({entry.size} -> "
                                         f"{on_target.size} bytes, ETag {entry.target_etag} -> "
                                         f"{on_target.etag})"))

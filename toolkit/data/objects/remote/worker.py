@@ -106,7 +106,7 @@ def copy(job: dict[str, Any], workdir: Path) -> int:
     threads = int(job.get("threads", 16))
     source, target = client(job["source"], threads), client(job["target"], threads)
     known = known_entries(job, workdir)
-    todo = manifest.plan(sharded(source, job), known)
+    todo = manifest.plan(sharded(source, job), known, sharded(target, job))
     counter = Counter(len(todo.copy), sum(listed.size for listed in todo.copy))
     say("plan", copy=len(todo.copy), copy_bytes=counter.total_bytes, keep=len(todo.keep), gone=len(todo.gone))
     checksums = bool(todo.copy) and transfer.probe_checksums(target, job["buckets"][0])
