@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from refservice.dialer import DnsResolver, NoAnswer, NotSent, Resolver, request
 from refservice.journal import JournalError, Record, read_journal
 
 ANY = "*"  # checksum wildcard: present, content unknown
+SETTLE_S = 3.0  # a finding is judged again this much later: above the load generator's 2 s timeout
 ABSENT = None
 
 
@@ -99,29 +101,50 @@ def _observe(url: str, note_id: int, timeout: float, resolver: Resolver | None) 
     return checksum
 
 
+def _judge(note_id: int, exp: _Expectation, actual: str | None) -> Finding | None:
+    if actual in exp.states or (actual is not ABSENT and ANY in exp.states):
+        return None
+    last = exp.last_acked
+    assert last is not None
+    if actual is ABSENT:
+        kind = "missing"
+    elif ABSENT in exp.states and len(exp.states) == 1:
+        kind = "lost_delete"
+    else:
+        kind = "changed"
+    expected = next((s for s in exp.states if s not in (ABSENT, ANY)), None)
+    return Finding(note_id, kind, last.seq, last.op, expected, actual)
+
+
 def check(
-    journal: str, url: str, timeout: float = 5.0, resolve_with: str | None = None
+    journal: str, url: str, timeout: float = 5.0, resolve_with: str | None = None, settle: float = SETTLE_S
 ) -> Report:
+    """Replay ``journal`` against the app at ``url``.
+
+    The load generator may still be writing: an operation the app has done but whose answer is
+    not journaled yet looks like a loss. So every finding is judged again ``settle`` seconds later
+    (longer than the load generator's request timeout), against the journal as it stands then;
+    only what still differs is reported. A loss stays visible unless a later acknowledged
+    operation on the same note overwrote it, which a check of final states cannot see anyway.
+    """
     records, torn = read_journal(journal)
     resolver = DnsResolver(resolve_with) if resolve_with else None
     report = Report(journal_records=len(records), torn_tail_ignored=torn)
     for rec in records:
         setattr(report, rec.status, getattr(report, rec.status) + 1)
+    suspects = []
     for note_id, exp in sorted(expected_states(records).items()):
-        actual = _observe(url, note_id, timeout, resolver)
         report.ids_checked += 1
-        if actual in exp.states or (actual is not ABSENT and ANY in exp.states):
-            continue
-        last = exp.last_acked
-        assert last is not None
-        if actual is ABSENT:
-            kind = "missing"
-        elif ABSENT in exp.states and len(exp.states) == 1:
-            kind = "lost_delete"
-        else:
-            kind = "changed"
-        expected = next((s for s in exp.states if s not in (ABSENT, ANY)), None)
-        report.findings.append(Finding(note_id, kind, last.seq, last.op, expected, actual))
+        if _judge(note_id, exp, _observe(url, note_id, timeout, resolver)) is not None:
+            suspects.append(note_id)
+    if not suspects:
+        return report
+    time.sleep(settle)
+    later = expected_states(read_journal(journal)[0])
+    for note_id in suspects:
+        if note_id in later and (finding := _judge(note_id, later[note_id],
+                                                   _observe(url, note_id, timeout, resolver))):
+            report.findings.append(finding)
     return report
 
 
@@ -136,11 +159,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--journal", required=True, help="journal written by refservice.loadgen")
     parser.add_argument("--url", required=True, help="base URL of the deployment to check")
     parser.add_argument("--timeout", type=float, default=5.0)
+    parser.add_argument("--settle", type=float, default=SETTLE_S,
+                        help="seconds before a finding is judged again (the load generator may still write)")
     parser.add_argument("--resolve-with", metavar="DNS_SERVER_IP[:PORT]", help="resolve via this DNS server")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     try:
-        report = check(args.journal, args.url, args.timeout, args.resolve_with)
+        report = check(args.journal, args.url, args.timeout, args.resolve_with, args.settle)
     except (JournalError, CheckError, ValueError) as exc:
         if args.json:
             print(json.dumps({"error": str(exc)}))

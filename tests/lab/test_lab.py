@@ -142,6 +142,21 @@ def test_app_answers_with_the_digest_of_the_seeded_data(lab: dict[str, Any]) -> 
     assert all(row["object_sha256"] == dict(objects)[row["object_key"]] for row in rows)
 
 
+def test_users_reach_the_aws_side_by_name_over_https_through_the_resolver(
+        lab: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The load balancer's stand-in: the service's name, resolved by the lab's resolver, answers
+    HTTPS with the lab CA's certificate, served by the AWS side's app (as the ALB does)."""
+    from refservice.dialer import DnsResolver, request
+
+    monkeypatch.setenv("SSL_CERT_FILE", lab["ca_certificate"])
+    assert lab["service_url"] == "https://" + lab["dns"]["zone"].rstrip(".")
+    answer = request("GET", f"{lab['service_url']}/healthz", resolver=DnsResolver(lab["dns"]["resolver"]),
+                     timeout=10)
+    assert answer.status == 200 and answer.json() == {"status": "ok"}
+    app = next(h for h in lab["hosts"] if h["name"] == "aws-app")
+    assert {s["name"]: s["healthy"] for s in app["services"]}["load-balancer:443"] is True
+
+
 def test_aws_app_runs_the_stacks_own_user_data(lab: dict[str, Any]) -> None:
     """The AWS side's app host booted from the scripts the Pulumi program gives EC2 (issue 16)."""
     spec = load_spec(lab["spec"]).spec

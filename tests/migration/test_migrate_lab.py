@@ -5,131 +5,158 @@ lab's DNS world (Route53's name servers, PowerDNS, the caching resolver). The lo
 writes to the AWS side's app during replication and through the cutover; afterwards its checker
 replays every acknowledged write against the bare-metal app.
 
-A migration leaves the source frozen and the zone pointing at bare metal: the teardown puts the
-shared lab back (roles unfrozen from the run's journal, every DNS provider restored from the
-records saved before the switch) and marks the bare-metal hosts changed.
+The migration is the operator's worst case: the toolkit is killed with ``kill -9`` (its whole
+process group, as when the operator's laptop dies) at four points, and each time ``--resume``
+carries the same run on until the next one. Once it ends, the service must be exactly where an
+uninterrupted migration leaves it. A second test breaks the verification gate and expects the
+rollback to hand the service back to the source.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
 import time
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from refservice.checker import check
-from refservice.dialer import DnsResolver, request
-from tests.fixtures.lab import baremetal_hosts
-from tests.fixtures.lab_states import LabStates
+from tests.data.pglab import target_sql
+from tests.migration.migration_lab import assert_migrated, start_load, stop_load, write_note
 from tests.migration.worldstate import capture, changes
 from toolkit import interface
-from toolkit.dns import cutover
 from toolkit.dns.query import ask
-from toolkit.dns.world import load_world
-from toolkit.migration.freeze import unfreeze
-from toolkit.runs import Run
-from toolkit.spec import load_spec
+from toolkit.migration.engine import GateFailed
+from toolkit.runs.journal import Journal
+from toolkit.runs.listing import list_runs
 
 pytestmark = [pytest.mark.timeout(1800)]
+Record = dict[str, Any]
 
 
-def aws_app_url(lab: dict[str, Any]) -> str:
-    return str(lab["app_url"])
+def ended(step: str) -> Callable[[Record], bool]:
+    return lambda record: record.get("event") == "step-ended" and record.get("step") == step
 
 
-def source_digest(lab: dict[str, Any]) -> Any:
-    """The AWS side app's /digest, once it is connected to its database again."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{aws_app_url(lab)}/digest", timeout=10) as answer:
-                return json.load(answer)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1)
+def started(step: str) -> Callable[[Record], bool]:
+    return lambda record: record.get("event") == "step-started" and record.get("step") == step
 
 
-def put_source_back(lab: dict[str, Any], run_id: str) -> None:
-    """The source unfrozen (roles from the run's journal), every DNS provider as before the switch."""
-    from toolkit.data.postgres import PostgresMover
-    from toolkit.data.postgres.source import connect
-
-    loaded = load_spec(lab["spec"])
-    run = Run.resume(run_id)
-    roles = run.measured("cutover.freeze").get("roles")
-    if roles:
-        with connect(PostgresMover(loaded).endpoint) as conn:
-            unfreeze(conn, roles)
-    before = cutover.load_before(run)
-    if before is not None:
-        cutover.rollback_to(load_world(loaded), before)
-    run.finish("succeeded")
+KILL_POINTS = [
+    ("after provisioning the standby", ended("standby")),
+    ("in the middle of the initial copy", started("database.copy")),
+    ("in the cutover window, before the DNS switch", ended("cutover.verify")),
+    ("right after the DNS switch", ended("cutover.switch-dns")),
+]
 
 
-@pytest.fixture
-def restore_source(lab_standby: dict[str, Any], lab_states: LabStates) -> Iterator[list[str]]:
-    """Yields a list the test appends its migration's run id to; puts the shared lab back after."""
-    from toolkit.data.postgres import PostgresMover
-
-    runs: list[str] = []
-    yield runs
-    for run_id in runs:
-        put_source_back(lab_standby, run_id)
-    PostgresMover(load_spec(lab_standby["spec"])).stop()
-    lab_states.changed()
+def migrate_command(spec: str, *more: str) -> list[str]:
+    return [sys.executable, "-m", "toolkit", "migrate", "--to", "baremetal", "--yes", "--spec", spec, *more]
 
 
-def test_a_migration_under_load_loses_no_acknowledged_write(
+def toolkit_migrate(spec: str, *more: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(migrate_command(spec, "--json", *more), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+
+
+def newest_migration(after: float) -> str | None:
+    return next((r.id for r in list_runs() if r.kind == "migrate" and (r.started or 0) >= after), None)
+
+
+def kill_when(process: subprocess.Popen[bytes], run_id: str | None, point: Callable[[Record], bool],
+              started_at: float) -> str:
+    """``kill -9`` the toolkit's process group as soon as its run's journal shows ``point``."""
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            stderr = process.stderr.read().decode() if process.stderr else ""
+            raise AssertionError(f"the migration ended (exit {process.returncode}) before the kill point: "
+                                 f"{stderr[-3000:]}")
+        run_id = run_id or newest_migration(started_at)
+        if run_id and any(point(r) for r in Journal(interface.run_dir(run_id)).records()):
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return run_id
+        time.sleep(0.02)
+    raise AssertionError("the kill point never came")
+
+
+def test_a_migration_killed_four_times_and_resumed_loses_no_acknowledged_write(
         lab_standby: dict[str, Any], restore_source: list[str], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    lab = lab_standby
+    lab, spec = lab_standby, lab_standby["spec"]
     journal = tmp_path / "load.jsonl"
-    load = subprocess.Popen([sys.executable, "-m", "refservice.loadgen", "--url", aws_app_url(lab),
-                             "--rate", "20", "--duration", "900", "--journal", str(journal)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    load = start_load(lab, journal)
+    run_id: str | None = None
     try:
-        time.sleep(3)  # writes are flowing before the migration starts
-        assert load.poll() is None, load.stderr.read() if load.stderr else ""
-        report = interface.migrate("baremetal", lab["spec"])
-        restore_source.append(report.run_id)
+        for where, point in KILL_POINTS:
+            process = toolkit_migrate(spec, *(["--resume", run_id] if run_id else []))
+            run_id = kill_when(process, run_id, point, time.time() - 1)
+            if run_id not in restore_source:
+                restore_source.append(run_id)
+            records = list(Journal(interface.run_dir(run_id)).records())
+            assert not any(r.get("event") == "run-ended" for r in records), f"killed {where}, yet it ended"
+            if where == "in the middle of the initial copy":
+                assert not any(ended("database.copy")(r) for r in records), "the copy ended before the kill"
+            if where == KILL_POINTS[0][0]:
+                # The dead run's lock is not taken silently: a new migration is refused, naming it.
+                refused = subprocess.run(migrate_command(spec), capture_output=True, text=True, timeout=120)
+                assert refused.returncode == 1 and run_id in refused.stderr, refused.stderr
+        final = toolkit_migrate(spec, "--resume", str(run_id))
+        stdout, stderr = final.communicate(timeout=900)
+        assert final.returncode == 0, stderr.decode()[-4000:]
     finally:
-        load.terminate()
-        load.wait(timeout=30)
-    data = report.to_json()
-    assert data["status"] == "succeeded", data
-    assert {s["name"]: s["status"] for s in data["steps"] if s["status"] != "succeeded"} == {}
-    assert data["rto_seconds"] is not None and data["rto_seconds"] > 0
-    verdicts = {v["step"]: v["ok"] for v in data["verifications"]}
-    assert verdicts.get("database.verify") is True, data["verifications"]
+        stop_load(load)
+    assert run_id is not None
+    report = json.loads(stdout)
+    assert report["run_id"] == run_id
+    resumes = [r for r in Journal(interface.run_dir(run_id)).records() if r.get("event") == "run-resumed"]
+    assert len(resumes) == len(KILL_POINTS)
+    assert_migrated(lab, run_id, journal, monkeypatch)
 
-    # Clients now reach bare metal: the lab's caching resolver answers the service's name with the
-    # web hosts, and HTTPS through that answer (SNI, the lab's CA) reaches the app behind nginx.
-    zone = lab["dns"]["zone"].rstrip(".")
-    web = sorted(h["address"] for h in baremetal_hosts(lab) if "web" in h["groups"])
-    assert sorted(ask(lab["dns"]["resolver"], zone + ".", "A", recursive=True).values) == web
-    monkeypatch.setenv("SSL_CERT_FILE", lab["ca_certificate"])
-    resolver = DnsResolver(lab["dns"]["resolver"])
-    assert request("GET", f"https://{zone}/healthz", resolver=resolver, timeout=10).status == 200
 
-    # Every write the AWS side acknowledged is there (updates and deletes included) ...
-    result = check(str(journal), f"https://{zone}", resolve_with=lab["dns"]["resolver"])
-    assert result.acked > 50, "the load generator wrote during the migration"
-    assert not result.findings, [f.sentence() for f in result.findings]
-    # ... and the new target holds what the source held at the freeze: nothing has written to the
-    # source since (the load generator is stopped), so once unfrozen its app shows that data.
-    digest = request("GET", f"https://{zone}/digest", resolver=resolver, timeout=30).json()
-    put_source_back(lab, report.run_id)
-    assert digest == source_digest(lab)
+def test_a_failed_verification_gate_rolls_back_to_the_source(
+        lab_standby: dict[str, Any], restore_source: list[str]) -> None:
+    """A row only the target has (written behind the copy's back) fails ``cutover.verify``: the
+    migration rolls back by itself, the source takes writes again and DNS still names the source."""
+    lab, spec = lab_standby, lab_standby["spec"]
+    zone = lab["dns"]["zone"]
+    before = sorted(ask(lab["dns"]["resolver"], zone, "A", recursive=True).values)
+    tampered = threading.Event()
 
-    run_dir = interface.run_dir(report.run_id)
-    assert (run_dir / "report.html").is_file() and json.loads((run_dir / "report.json").read_text())["run_id"]
+    def tamper_once_replicated() -> None:
+        started_at = time.time() - 1
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and not tampered.is_set():
+            run_id = newest_migration(started_at)
+            if run_id and any(ended("replicate")(r) for r in Journal(interface.run_dir(run_id)).records()):
+                target_sql(lab, "INSERT INTO notes (title, body, object_key, object_sha256) "
+                                "VALUES ('stray', 'written on the target only', 'none', 'none')")
+                tampered.set()
+            time.sleep(0.05)
+
+    tamperer = threading.Thread(target=tamper_once_replicated, daemon=True)
+    tamperer.start()
+    with pytest.raises(GateFailed) as failed:
+        interface.migrate("baremetal", spec)
+    tamperer.join(10)
+    assert tampered.is_set()
+    assert failed.value.step == "cutover.verify" and failed.value.rolled_back
+    assert "public.notes" in failed.value.reason
+    run_id = newest_migration(0)
+    assert run_id is not None
+    restore_source.append(run_id)
+    report = json.loads((interface.run_dir(run_id) / "report.json").read_text())
+    assert report["status"] == "rolled_back", report
+    # Never switched: the resolver still answers the AWS side, and the source's app writes again.
+    assert sorted(ask(lab["dns"]["resolver"], zone, "A", recursive=True).values) == before
+    assert write_note(lab)["id"] > 0
 
 
 def test_the_dry_run_changes_nothing_anywhere(lab_standby: dict[str, Any]) -> None:

@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -19,7 +21,7 @@ from tests.refservice.harness import ROOT, Deployment
 pytestmark = pytest.mark.postgres
 
 
-def _post(deployment: Deployment, content: bytes) -> dict[str, object]:
+def _post(deployment: Deployment, content: bytes) -> dict[str, Any]:
     r = requests.post(f"{deployment.url}/notes", timeout=5,
                       json={"title": "c", "body": "c", "file": base64.b64encode(content).decode()})
     assert r.status_code == 201
@@ -69,6 +71,32 @@ def test_clean_then_catches_missing_changed_and_lost_delete(deployment: Deployme
         (notes["deleted"], "lost_delete"),
     }
     assert report["clean"] is False
+
+
+def test_a_write_the_app_did_but_the_journal_has_not_yet_is_no_finding(
+        deployment: Deployment, tmp_path: Path) -> None:
+    """The load generator still writing: the app answered, the journal line comes a moment later."""
+    journal_path = tmp_path / "journal.jsonl"
+    journal = JournalWriter(journal_path)
+    note = _post(deployment, b"first")
+    journal.append("write", note["id"], note["checksum"], "acked")
+    second = {"title": "c", "body": "c", "file": base64.b64encode(b"second").decode()}
+    updated = requests.put(f"{deployment.url}/notes/{note['id']}", timeout=5, json=second).json()
+    def answered() -> None:
+        journal.append("update", note["id"], updated["checksum"], "acked")
+        journal.close()
+
+    late = threading.Timer(0.3, answered)
+    late.start()
+    report = check(str(journal_path), deployment.url, settle=1.5)
+    late.join()
+    assert report.clean, [f.sentence() for f in report.findings]
+    # Without that line the loss stands after the second look.
+    lost = tmp_path / "lost.jsonl"
+    only_first = JournalWriter(lost)
+    only_first.append("write", note["id"], note["checksum"], "acked")
+    only_first.close()
+    assert [f.kind for f in check(str(lost), deployment.url, settle=0.1).findings] == ["changed"]
 
 
 def _rec(seq: int, op: str, note_id: int | None, checksum: str | None, status: str) -> Record:

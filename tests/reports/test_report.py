@@ -68,6 +68,22 @@ def test_a_failed_step_makes_a_failed_report_that_names_it(tmp_path: Path,
     assert "objects.copy failed: bucket gone" in render_html(report)
 
 
+def test_a_step_the_crash_cut_short_is_interrupted_and_its_redo_succeeds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOOLKIT_STATE_DIR", str(tmp_path))
+    dead = Run.start("migrate", subject="svc")
+    with dead.step("replicate"):
+        pass
+    dead.journal.append({"event": "step-started", "step": "database.copy", "at": time.time()})  # then kill -9
+    Path(tmp_path / "locks" / "svc.lock").unlink()  # the dead process's lock, as resume finds it
+    with Run.resume(dead.id) as run, run.step("database.copy"):
+        pass
+    steps = [(s["name"], s["status"]) for s in build_report(dead.id).to_json()["steps"]]
+    assert steps == [("replicate", "succeeded"), ("database.copy", "interrupted"),
+                     ("database.copy", "succeeded")]
+    assert build_report(dead.id).status == "succeeded"
+
+
 def _png_colours(path: Path) -> int:
     """Distinct byte values in the PNG's pixel data (a blank page has two or three)."""
     data, raw = path.read_bytes(), b""

@@ -160,6 +160,7 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, binaries: dict[str,
                            ssh_enabled=member.side == "baremetal")
         if member is app:
             aws_side.install_user_data(dirs.root, app_host, creds)
+            aws_side.install_load_balancer(dirs.root, directory, ports)
         if member.side == "baremetal":
             snapshots.save_upper(record, snapshots.BOOTED, member)  # blank hosts, to return to
     for member in containers:

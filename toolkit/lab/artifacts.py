@@ -37,6 +37,7 @@ KNOWN_HOSTS = "ssh/known_hosts"
 PGPASS = "pgpass"
 CA_CERT = "tls/ca.crt"
 SERVICE_CERT = "tls/service.crt"
+SERVICE_KEY = "secrets/tls.key"
 
 DB_INSTANCE = "refservice-db"
 AWS_REGION = "us-east-1"
@@ -154,7 +155,7 @@ def write_tls(labdir: Path, lab: str, zone: str, web_hosts: list[Member]) -> Non
              *(host.name for host in web_hosts)]
     pem = keys.server_certificate(ca_key, ca_cert, names, [host.address for host in web_hosts])
     write_private(labdir / SERVICE_CERT, pem.certificate)
-    write_private(labdir / "secrets/tls.key", pem.key)
+    write_private(labdir / SERVICE_KEY, pem.key)
 
 
 def write_inventory(labdir: Path, members: list[Member], weed: Path) -> Path:

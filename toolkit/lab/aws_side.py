@@ -30,7 +30,15 @@ from typing import Any
 from toolkit.dns.normalize import fqdn, rdata
 from toolkit.errors import CheckFailed, EnvironmentNotReady
 from toolkit.lab import hosts
-from toolkit.lab.artifacts import AWS_REGION, DB_INSTANCE, MOTO_PORT, Secrets, zone_of
+from toolkit.lab.artifacts import (
+    AWS_REGION,
+    DB_INSTANCE,
+    MOTO_PORT,
+    SERVICE_CERT,
+    SERVICE_KEY,
+    Secrets,
+    zone_of,
+)
 from toolkit.spec import Spec
 from toolkit.targets.aws import boot
 from toolkit.targets.aws.boot import BootPlan, boot_plan
@@ -41,6 +49,7 @@ log = logging.getLogger(__name__)
 PG_VERSION = 15
 PG_CLUSTER = "main"
 SEED_NOTES = 300
+LB_CERT, LB_KEY = "/etc/ssl/lab-load-balancer.crt", "/etc/ssl/private/lab-load-balancer.key"
 
 
 def start_moto(netns: str, address: str, log_file: Path) -> int:
@@ -195,6 +204,32 @@ def install_user_data(root: Path, host: AppHost, creds: Secrets) -> None:
     drop_in = f"/etc/systemd/system/{host.plan.service}@.service.d/toolkit-lab-instance-role.conf"
     hosts.write_file(root, drop_in,
                      f"[Service]\nEnvironmentFile={INSTANCE_ROLE_ENV}\n")
+
+
+def install_load_balancer(root: Path, labdir: Path, ports: list[int]) -> None:
+    """The ALB's stand-in on the app host (before boot): HTTPS on 443 for the service's name, with
+    the lab CA's certificate, in front of the app's ports, as the stack's load balancer does.
+
+    moto has no load balancer that carries traffic. Without this front, a client that follows the
+    service's name could not reach the AWS side at all, and the migration's client outage (from
+    the last write acknowledged on the source to the first on the target, both through DNS) could
+    not be measured.
+    """
+    hosts.write_file(root, LB_CERT, (labdir / SERVICE_CERT).read_bytes(), mode=0o644)
+    hosts.write_file(root, LB_KEY, (labdir / SERVICE_KEY).read_bytes(), mode=0o600)
+    upstreams = "".join(f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;\n" for port in ports)
+    hosts.write_file(root, "/etc/nginx/sites-enabled/load-balancer",
+                     f"upstream app {{\n{upstreams}}}\n"
+                     "server {\n    listen 443 ssl;\n"
+                     f"    ssl_certificate {LB_CERT};\n    ssl_certificate_key {LB_KEY};\n"
+                     "    location / {\n        proxy_pass http://app;\n"
+                     "        proxy_set_header Host $host;\n"
+                     "        proxy_next_upstream error timeout http_502 http_503;\n    }\n}\n")
+    (root / "etc/nginx/sites-enabled/default").unlink(missing_ok=True)
+    wants = root / "etc/systemd/system/multi-user.target.wants/nginx.service"
+    wants.parent.mkdir(parents=True, exist_ok=True)
+    wants.unlink(missing_ok=True)
+    wants.symlink_to("/lib/systemd/system/nginx.service")
 
 
 def seed_app_host(endpoint: str, creds: Secrets, host: AppHost) -> None:

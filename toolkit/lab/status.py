@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
 from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
@@ -71,7 +73,24 @@ def _member_services(record: LabRecord, member: Member, labdir: Path) -> list[di
             status = http_status(f"http://{member.address}:{port}/healthz")
             services.append(_service(f"refservice:{port}", status == 200,
                                      f"/healthz HTTP {status}" if status else "no answer"))
+        if zone := aws.get("dns", {}).get("zone"):
+            services.append(_probe_load_balancer(member.address, zone.rstrip("."),
+                                                 labdir / artifacts.CA_CERT))
     return services
+
+
+def _probe_load_balancer(address: str, name: str, ca: Path) -> dict[str, Any]:
+    """``GET https://<name>/healthz`` at ``address``: the name for SNI and the certificate check."""
+    try:
+        context = ssl.create_default_context(cafile=str(ca))
+        with socket.create_connection((address, 443), timeout=3) as raw, \
+                context.wrap_socket(raw, server_hostname=name) as tls:
+            tls.sendall(f"GET /healthz HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
+            status_line = tls.recv(64).decode(errors="replace").partition("\r\n")[0]
+    except (OSError, ssl.SSLError) as exc:
+        return _service("load-balancer:443", False, str(exc))
+    return _service("load-balancer:443", status_line.split(" ")[1:2] == ["200"],
+                    f"https://{name}/healthz: {status_line or 'no answer'}")
 
 
 def _dns_addresses(record: LabRecord) -> dict[str, Any]:
@@ -110,6 +129,9 @@ def lab_status(record: LabRecord, *, probe: bool = True) -> dict[str, Any]:
                        if db else None),
         "pgpassfile": str(labdir / artifacts.PGPASS),
         "app_url": f"http://{app.address}:{artifacts.APP_PORT}" if app else None,
+        # What users call: the service's name, through the lab's resolver, trusting the lab's CA;
+        # the AWS side's load balancer stand-in answers it until the migration switches DNS.
+        "service_url": f"https://{zone.rstrip('.')}" if (zone := aws.get("dns", {}).get("zone")) else None,
         "subnet": record.subnet,
         "operator_address": address(IPv4Network(record.subnet), OPERATOR_OCTET),
         "ca_certificate": str(labdir / artifacts.CA_CERT),

@@ -27,7 +27,7 @@ from toolkit.runs.run import run_state, runs_root
 @dataclass
 class StepSpan:
     name: str
-    status: str  # succeeded, failed, running
+    status: str  # succeeded, failed, running, interrupted (its run died; a resume may redo it)
     started_at: float
     ended_at: float | None
     error: str = ""
@@ -123,10 +123,16 @@ def build_report(run: str | Path) -> RunReport:
     report = RunReport(run_id=run_dir.name, kind=records[0].get("values", {}).get("kind", "?"), status="",
                        started_at=records[0].get("at"), ended_at=None)
     open_steps: dict[str, StepSpan] = {}
+    last_at = report.started_at
     for record in records:
         event, step, at = record.get("event"), record.get("step"), record.get("at", 0.0)
         values = record.get("values", {})
-        if event == "step-started" and step:
+        if event == "run-resumed":
+            # What was under way when the run died: interrupted, last heard of before the resume.
+            for span in open_steps.values():
+                span.status, span.ended_at = "interrupted", last_at
+            open_steps.clear()
+        elif event == "step-started" and step:
             span = StepSpan(step, "running", at, None)
             open_steps[step] = span
             report.steps.append(span)
@@ -143,6 +149,7 @@ def build_report(run: str | Path) -> RunReport:
             report.notes.append(record.get("message", ""))
         elif event == "run-ended":
             report.ended_at = at
+        last_at = at
     for span in open_steps.values():
         span.status = "interrupted" if report.ended_at or run_state(run_dir) != "running" else "running"
     report.status = _status(run_state(run_dir), report.measures)
