@@ -87,6 +87,15 @@ def test_digest_sql_buckets_by_integer_key() -> None:
     assert 'floor((t."id"::numeric - 1) / 1000)::bigint AS bucket' in sql
 
 
+def test_digest_sql_of_unsettled_buckets_only_and_the_tail() -> None:
+    # The cutover's recheck digests the key ranges a live comparison left unsettled, not the table.
+    bucket = 'floor((t."id"::numeric - 1) / 1000)::bigint'
+    sql = checksums.digest_sql(table(), KeyBuckets(1, 1000), [3, 7], 7)
+    assert f"WHERE {bucket} IN (3, 7) OR {bucket} >= 7 GROUP BY 1" in sql
+    assert "WHERE" not in checksums.digest_sql(table(), KeyBuckets(0, 0), [0], 0)  # one bucket: all of it
+    assert "WHERE" not in checksums.digest_sql(table(), KeyBuckets(1, 1000))
+
+
 def test_compare_names_the_bucket_and_what_differs() -> None:
     source = [{"bucket": 0, "rows": 3, "digest": "a"}, {"bucket": 1, "rows": 2, "digest": "b"}]
     assert checksums.compare(source, source) == []

@@ -123,8 +123,10 @@ def test_a_migration_killed_four_times_and_resumed_loses_no_acknowledged_write(
 
 def test_a_failed_verification_gate_rolls_back_to_the_source(
         lab_standby: dict[str, Any], restore_source: list[str]) -> None:
-    """A row only the target has (written behind the copy's back) fails ``cutover.verify``: the
-    migration rolls back by itself, the source takes writes again and DNS still names the source."""
+    """A row only the target has, written behind the copy's back, is left unsettled by the live
+    comparison before the window and fails its recheck inside it (``cutover.verify``): the
+    migration rolls back by itself (the source unfrozen, the standby's app stopped again, the TTLs
+    back), the source takes writes and DNS still names the source."""
     lab, spec = lab_standby, lab_standby["spec"]
     zone = lab["dns"]["zone"]
     before = sorted(ask(lab["dns"]["resolver"], zone, "A", recursive=True).values)

@@ -85,8 +85,9 @@ class RunReport:
         return kinds
 
     def verifications(self) -> list[dict[str, Any]]:
+        """Every ``*.verify`` measure that gave a verdict (``ok``)."""
         return [{"step": step, **values} for step, values in self.measures.items()
-                if step.endswith(".verify") or step == "verify"]
+                if (step.endswith(".verify") or step == "verify") and "ok" in values]
 
     def to_json(self) -> dict[str, Any]:
         loadgen = self.measures.get("loadgen", {})

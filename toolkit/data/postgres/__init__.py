@@ -150,9 +150,23 @@ class PostgresMover(DataMover):
             "warnings": warnings,
         }
 
-    def verify(self) -> Verification:
+    def verify(self, *, live: bool = False) -> Verification:
+        """``live``: the source still takes writes; differing key ranges come back unsettled
+        (``compared["unsettled"]``) for ``recheck`` once the source is frozen."""
         with connect(self.endpoint) as conn, self._passfile():
-            return verifying.verify(conn, self.target, self.names, self.endpoint)
+            return verifying.verify(conn, self.target, self.names, self.endpoint, live=live)
+
+    def recheck(self, unsettled: list[dict[str, Any]]) -> Verification:
+        """Digest again what a live ``verify`` left unsettled (the source frozen, the target drained)."""
+        with connect(self.endpoint) as conn:
+            return verifying.recheck(conn, self.target, [verifying.Unsettled(**item) for item in unsettled])
+
+    def stream_health(self) -> dict[str, Any]:
+        """What the cutover window checks instead of digesting everything again: the subscription's
+        error count and the tables that are not streaming. Reads the target only; cheap at any size."""
+        tables = stream.subscription_tables(self.target, self.names)
+        return {"apply_errors": stream.apply_errors(self.target, self.names), "tables": len(tables),
+                "not_streaming": sorted(name for name, state in tables.items() if state != "ready")}
 
     def stop(self) -> list[str]:
         names, target = self.names, self.target

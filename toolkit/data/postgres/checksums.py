@@ -14,6 +14,8 @@ Each query returns ``[{"bucket": n, "rows": n, "digest": "..."}]`` as JSON.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from toolkit.data.postgres.catalog import Table
 from toolkit.data.postgres.ranges import KeyBuckets
 from toolkit.data.postgres.sqltext import ident
@@ -24,8 +26,10 @@ UNORDERED = ("coalesce(sum(('x' || substr({h}, 1, 15))::bit(60)::bigint::numeric
              "coalesce(sum(('x' || substr({h}, 17, 15))::bit(60)::bigint::numeric), 0)::text")
 
 
-def digest_sql(table: Table, buckets: KeyBuckets | None = None) -> str:
-    """The digest query for ``table`` (``buckets`` only for a table with a single integer key)."""
+def digest_sql(table: Table, buckets: KeyBuckets | None = None, only: Sequence[int] | None = None,
+               from_bucket: int | None = None) -> str:
+    """The digest query for ``table`` (``buckets`` only for a table with a single integer key);
+    with ``only`` and ``from_bucket``, just those buckets and every one from ``from_bucket`` up."""
     if table.key:
         order = ", ".join(f"t.{ident(column)}" for column in table.key)
         digest = f"md5(string_agg({ROW_HASH}, '' ORDER BY {order}))"
@@ -33,8 +37,13 @@ def digest_sql(table: Table, buckets: KeyBuckets | None = None) -> str:
     else:
         digest = UNORDERED.format(h=ROW_HASH)
         bucket = "0"
+    where = ""
+    if only is not None and bucket != "0":
+        chosen = [f"{bucket} IN ({', '.join(str(int(b)) for b in only)})"] if only else []
+        chosen += [f"{bucket} >= {int(from_bucket)}"] if from_bucket is not None else []
+        where = f" WHERE {' OR '.join(chosen) or 'false'}"
     inner = (f"SELECT {bucket} AS bucket, count(*) AS rows, {digest} AS digest "
-             f"FROM {table.qualified} AS t GROUP BY 1")
+             f"FROM {table.qualified} AS t{where} GROUP BY 1")
     return f"SELECT coalesce(json_agg(d ORDER BY d.bucket), '[]'::json) FROM ({inner}) AS d"
 
 

@@ -108,3 +108,12 @@ def receipt(target: TargetHost, names: Names) -> dict[str, Any]:
         "'seconds_since_source_end', extract(epoch FROM now() - latest_end_time))), '[]') "
         f"FROM pg_stat_subscription WHERE subname = {literal(names.subscription)} AND relid IS NULL")
     return found[0] if found else {}
+
+
+def apply_errors(target: TargetHost, names: Names) -> int | None:
+    """Errors the subscription's workers met since it was made (applying or syncing a table);
+    ``None`` when there is no subscription. A change the target refused shows here."""
+    errors = target.json(
+        "SELECT to_json(apply_error_count + sync_error_count) FROM pg_stat_subscription_stats "
+        f"WHERE subname = {literal(names.subscription)}")
+    return None if errors is None else int(errors)

@@ -1,17 +1,28 @@
 """The steps of ``toolkit migrate --to baremetal``, in order (DESIGN.md, "The picture").
 
 Before the cutover window: preflight, a safety snapshot of the source, the standby target,
-replication, DNS TTLs lowered and waited out. The window (writes frozen on the source until they
-open on the target): freeze, drain, sequences, the objects' final delta, verification, the DNS
-switch and its verification, writes opened. After it: the resolver checked once the old TTL has
-passed, TTLs restored, the source's replication objects removed, the report.
+replication, the standby served (its database roles still shut), DNS TTLs lowered and waited
+out, everything compared. The window (writes frozen on the source until they open on the
+target): freeze, drain, sequences, the objects' final delta, continuity since the comparison,
+the DNS switch and its verification, writes opened (the target's roles may log in). After it:
+the app's health, the resolver checked once the old TTL has passed, TTLs restored, the source's
+replication objects removed, the report.
 """
 
 from __future__ import annotations
 
 from toolkit.migration.step import Step
-from toolkit.migration.steps.after import CleanUpSource, RestoreTtls, VerifyClients
-from toolkit.migration.steps.before import LowerTtls, Preflight, Replicate, SafetySnapshot, Standby, WaitTtls
+from toolkit.migration.steps.after import AppHealth, CleanUpSource, RestoreTtls, VerifyClients
+from toolkit.migration.steps.before import (
+    LowerTtls,
+    Preflight,
+    Replicate,
+    SafetySnapshot,
+    ServeStandby,
+    Standby,
+    VerifyBeforeWindow,
+    WaitTtls,
+)
 from toolkit.migration.steps.window import (
     Drain,
     Freeze,
@@ -24,9 +35,9 @@ from toolkit.migration.steps.window import (
 )
 
 STEPS: tuple[type[Step], ...] = (
-    Preflight, SafetySnapshot, Standby, Replicate, LowerTtls, WaitTtls,
+    Preflight, SafetySnapshot, Standby, Replicate, ServeStandby, LowerTtls, WaitTtls, VerifyBeforeWindow,
     Freeze, Drain, Sequences, ObjectsDelta, VerifyData, SwitchDns, VerifyDns, OpenWrites,
-    VerifyClients, RestoreTtls, CleanUpSource,
+    AppHealth, VerifyClients, RestoreTtls, CleanUpSource,
 )
 
 

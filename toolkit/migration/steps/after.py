@@ -13,6 +13,17 @@ class AfterStep(Step):
     gate: ClassVar[bool] = False  # writes are open on the target: nothing here rolls back
 
 
+class AppHealth(AfterStep):
+    """Every app process on every app host answers its health check (bounded wait)."""
+
+    name: ClassVar[str] = "app.health"
+
+    def run(self, ctx: MigrationContext) -> None:
+        from toolkit.targets.baremetal.health import wait_app_healthy
+
+        ctx.run.measure(self.name, seconds_by_host=wait_app_healthy(ctx.loaded))
+
+
 class VerifyClients(AfterStep):
     """Once the TTL in effect at the switch has passed, the caching resolver answers the target."""
 

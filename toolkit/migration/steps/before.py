@@ -127,6 +127,47 @@ class Replicate(Step):
         return 5.0 + sum(sizes.values()) / probe_bandwidth(ctx)
 
 
+class ServeStandby(Step):
+    """The standby's app started and served by its proxies, its database roles held NOLOGIN: writes
+    stay shut until the window opens them with one statement per role (``target_writes``)."""
+
+    name: ClassVar[str] = "standby.serve"
+
+    def run(self, ctx: MigrationContext) -> None:
+        from toolkit.data.postgres.source import connect
+        from toolkit.migration.freeze import coverage
+        from toolkit.migration.target_writes import hold_shut
+        from toolkit.targets.baremetal.provision import provision_baremetal
+
+        with connect(ctx.source) as conn:
+            writers = [writer.name for writer in coverage(conn, ctx.source.user).writers]
+        saved = ctx.measured(self.name).get("roles")
+
+        def remember(roles: dict[str, bool]) -> None:
+            if saved is None:  # a redo after a crash finds them shut already: keep the first reading
+                ctx.run.measure(self.name, roles=roles)
+
+        hold_shut(ctx.database.target, writers, remember)
+        result = provision_baremetal(ctx.loaded, playbook="serve-standby.yml", listeners=ctx.listeners)
+        ctx.run.measure(self.name, provision_run=result.run_dir.name)
+        if not result.ok:
+            raise CheckFailed(f"serving the standby failed (run {result.run_dir.name})")
+
+    def undo(self, ctx: MigrationContext) -> None:
+        # The app must not run beside a source that serves writes again: provisioning as a
+        # standby stops it, shows maintenance, and gives the roles their LOGIN back.
+        from toolkit.targets.baremetal.provision import provision_baremetal
+
+        provision_baremetal(ctx.loaded, standby=True, listeners=ctx.listeners)
+
+    def plan(self, ctx: MigrationContext) -> dict[str, Any]:
+        return {"playbook": "serve-standby.yml",
+                "target_roles": "the source's writers, NOLOGIN on the target until the window"}
+
+    def estimate(self, ctx: MigrationContext) -> float:
+        return 10.0
+
+
 class LowerTtls(Step):
     """The zone synced to the target, the switching records' TTLs lowered (saved before, for rollback)."""
 
@@ -178,3 +219,31 @@ class WaitTtls(Step):
         zone = ctx.dns.source.populate()
         ttls = [zone.rrsets[s.key].ttl for s in ctx.dns.switches if s.key in zone.rrsets]
         return float(max(ttls, default=0))
+
+
+class VerifyBeforeWindow(Step):
+    """The gate before the window, while the source still serves: every table compared (counts and
+    digests per key range) and the schemas; the objects brought current by a verified pass. Key
+    ranges that differ only because writes go on are left for the window to settle (``recheck``),
+    so the window's cost follows what is being written, not the data's size."""
+
+    name: ClassVar[str] = "verify"
+
+    def run(self, ctx: MigrationContext) -> None:
+        result = ctx.database.verify(live=True)
+        # Read after the comparison: an error from here on is one the window must see.
+        ctx.run.measure(self.name, apply_errors=ctx.database.stream_health()["apply_errors"])
+        ctx.run.measure(f"{result.kind}.verify", ok=result.ok, compared=result.compared,
+                        differences=[f"{d.subject}: {d.message}" for d in result.differences])
+        if ctx.objects is not None:
+            state = ctx.objects.resync(ctx.run)
+            ctx.run.measure("objects.verify", ok=state["state"] == "copied",
+                            compared={k: state[k] for k in ("objects", "copied", "kept")}, differences=[])
+        if not result.ok:
+            raise CheckFailed("the target's database differs from the source: "
+                              + "; ".join(f"{d.subject}: {d.message}" for d in result.differences[:5]))
+
+    def estimate(self, ctx: MigrationContext) -> float:
+        from toolkit.migration.planning import data_sizes, probe_bandwidth
+
+        return 2.0 + sum(data_sizes(ctx).values()) / probe_bandwidth(ctx)

@@ -107,26 +107,40 @@ class ObjectsDelta(WindowStep):
 
 
 class VerifyData(WindowStep):
-    """The gate: the database compared table by table (counts and digests), the buckets object by object."""
+    """The gate inside the window, at a cost that follows what was being written, not the size.
+
+    Just before the window (step ``verify``) every table was compared while the source served;
+    the key ranges that differed because writes went on were left unsettled. Here, with the source
+    frozen and the target drained to the frozen position, those ranges are digested again on both
+    sides, and the rest is covered by continuity: the subscription met no error since that
+    comparison, every table still streams, and nothing else could write on the target (its roles
+    are shut, ``standby.serve``). The objects' final delta read back what it copied.
+    """
 
     name: ClassVar[str] = "cutover.verify"
 
     def run(self, ctx: MigrationContext) -> None:
-        results = [ctx.database.verify()]
-        if ctx.objects is not None:
-            results.append(ctx.objects.verify(deep=False))
-        failed = []
-        for result in results:
-            ctx.run.measure(f"{result.kind}.verify", ok=result.ok, compared=result.compared,
-                            differences=[f"{d.subject}: {d.message}" for d in result.differences])
-            if not result.ok:
-                failed.append(f"{result.kind} on the target differs from the frozen source: "
-                              + "; ".join(f"{d.subject}: {d.message}" for d in result.differences[:5]))
-        if failed:
-            raise CheckFailed(". ".join(failed))
+        from toolkit.migration.steps.before import VerifyBeforeWindow
+
+        health = ctx.database.stream_health()
+        compared_at = ctx.measured(VerifyBeforeWindow.name).get("apply_errors")
+        differences = [f"{table}: not streaming" for table in health["not_streaming"]]
+        if health["apply_errors"] is None:
+            differences.append("subscription: gone from the target")
+        elif health["apply_errors"] != compared_at:
+            differences.append(f"subscription: {health['apply_errors'] - (compared_at or 0)} apply error(s) "
+                               "since the data was compared")
+        unsettled = ctx.measured("database.verify").get("compared", {}).get("unsettled", [])
+        settled = ctx.database.recheck(unsettled)
+        differences += [f"{d.subject}: {d.message}" for d in settled.differences]
+        compared = {**health, "apply_errors_before": compared_at, "rechecked": settled.compared,
+                    "drained_to": ctx.measured(Drain.name).get("lsn")}
+        ctx.run.measure(self.name, ok=not differences, compared=compared, differences=differences)
+        if differences:
+            raise CheckFailed("the target is not the frozen source: " + "; ".join(differences[:5]))
 
     def estimate(self, ctx: MigrationContext) -> float:
-        return 1.0
+        return 0.5
 
 
 class SwitchDns(WindowStep):
@@ -162,29 +176,34 @@ class VerifyDns(WindowStep):
 
 
 class OpenWrites(WindowStep):
-    """The standby's app starts and its proxies serve it: writes open on the target."""
+    """The target's roles may log in again: writes open on the standby its proxies already serve.
+
+    The window closes with that statement. The app's health is the next step's (``app.health``):
+    a failure there cannot roll back, writes are open.
+    """
 
     name: ClassVar[str] = "cutover.open-writes"
     opens_writes: ClassVar[bool] = True
 
     def run(self, ctx: MigrationContext) -> None:
-        from toolkit.targets.baremetal.provision import provision_baremetal
+        from toolkit.migration.steps.before import ServeStandby
+        from toolkit.migration.target_writes import open_writes
 
-        result = provision_baremetal(ctx.loaded, playbook="open-writes.yml", listeners=ctx.listeners)
-        if not result.ok:
-            raise CheckFailed(f"opening writes on the target failed (run {result.run_dir.name})")
-        ctx.run.measure("cutover", opened_at=time.time())
-        ctx.run.measure(self.name, provision_run=result.run_dir.name)
+        roles = ctx.measured(ServeStandby.name).get("roles") or {}
+        opened = open_writes(ctx.database.target, roles)
+        if "opened_at" not in ctx.measured("cutover"):
+            ctx.run.measure("cutover", opened_at=time.time())
+        ctx.run.measure(self.name, roles=opened)
 
     def undo(self, ctx: MigrationContext) -> None:
-        # Only reached when this step failed part way: the app must not run beside a source
-        # that serves writes again. Provisioning as a standby stops it and shows maintenance.
-        from toolkit.targets.baremetal.provision import provision_baremetal
+        # Only reached when this step failed before writes opened: shut the roles again.
+        from toolkit.migration.steps.before import ServeStandby
+        from toolkit.migration.target_writes import hold_shut
 
-        provision_baremetal(ctx.loaded, standby=True, listeners=ctx.listeners)
-
-    def estimate(self, ctx: MigrationContext) -> float:
-        return 5.0
+        hold_shut(ctx.database.target, ctx.measured(ServeStandby.name).get("roles") or {}, lambda _: None)
 
     def plan(self, ctx: MigrationContext) -> dict[str, Any]:
-        return {"playbook": "open-writes.yml"}
+        return {"statement": "ALTER ROLE ... LOGIN on the target, for each role standby.serve shut"}
+
+    def estimate(self, ctx: MigrationContext) -> float:
+        return 0.3

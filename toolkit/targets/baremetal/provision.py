@@ -111,7 +111,7 @@ def provision_baremetal(loaded: LoadedSpec, *, check: bool = False, standby: boo
     """Realize the spec on the inventory's hosts (``check``: change nothing, show the diff).
 
     ``playbook`` is another play on the same hosts with the same variables, e.g. the cutover's
-    ``open-writes.yml``.
+    ``serve-standby.yml``.
     """
     fleet = read_fleet(loaded)
     inventory, hosts, settings = fleet.inventory, fleet.hosts, fleet.ssh
