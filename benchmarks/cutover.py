@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[0] = str(REPO)  # not benchmarks/: its dns.py would shadow dnspython's package
 
 from tests.migration.migration_lab import put_source_back  # noqa: E402
 from toolkit import interface  # noqa: E402
@@ -58,7 +58,7 @@ def ensure_lab(name: str) -> dict[str, Any]:
 def seed(spec: str, megabytes: int) -> int:
     """A ``bulk`` table of about ``megabytes`` on the source, owned by the app's role; its size."""
     mover = PostgresMover(load_spec(spec))
-    owner = load_spec(spec).spec.database.owner
+    owner = load_spec(spec).spec.database.owner.name
     rows = megabytes * 1024 * 1024 // ROW_BYTES
     with connect(mover.endpoint) as conn:
         conn.execute("DROP TABLE IF EXISTS bulk")
@@ -87,6 +87,7 @@ def timed_plan(spec: str) -> float:
 def migrate_under_load(status: dict[str, Any], rate: int, work: Path) -> tuple[dict[str, Any], float]:
     url, resolver = status["service_url"], status["dns"]["resolver"]
     journal = work / "load.jsonl"
+    journal.unlink(missing_ok=True)  # the journal appends: one per run
     env = {**os.environ, "SSL_CERT_FILE": status["ca_certificate"]}
     load = subprocess.Popen([sys.executable, "-m", "refservice.loadgen", "--url", url, "--resolve-with",
                              resolver, "--rate", str(rate), "--duration", "7200", "--journal", str(journal)],

@@ -24,7 +24,7 @@ from refservice.dialer import DnsResolver, NoAnswer, NotSent, Resolver, request
 from refservice.journal import JournalError, Record, read_journal
 
 ANY = "*"  # checksum wildcard: present, content unknown
-SETTLE_S = 3.0  # a finding is judged again this much later: above the load generator's 2 s timeout
+SETTLE_S = 3.0  # longer than the load generator's 2 s request timeout
 ABSENT = None
 
 
@@ -71,19 +71,30 @@ class _Expectation:
     last_acked: Record | None = None
 
 
-def expected_states(records: list[Record]) -> dict[int, _Expectation]:
-    """The final states each id may be in; only ids with at least one acked operation are kept."""
+def expected_states(records: list[Record], seen_from: float | None = None,
+                    seen_until: float | None = None) -> dict[int, _Expectation]:
+    """The states each id may be in; only ids with at least one acked operation are kept.
+
+    ``seen_from``/``seen_until``: the app was asked at ``seen_from`` while the load generator still
+    wrote. An operation acknowledged before then had committed, so it counts; one acknowledged
+    after ``seen_until`` committed after the question (a request times out in less than the
+    settle time), so it does not; one in between may or may not be seen, as an unknown one.
+    """
     out: dict[int, _Expectation] = {}
     for rec in records:
         if rec.id is None:
             continue  # a write without answer: its id was never learned, nothing to check
+        if seen_until is not None and rec.t > seen_until:
+            continue
         exp = out.setdefault(rec.id, _Expectation(states={ABSENT}))
         effect: str | None = ABSENT if rec.op == "delete" else (rec.checksum or ANY)
-        if rec.status == "acked":
+        maybe = seen_from is not None and rec.t > seen_from
+        if rec.status == "acked" and not maybe:
             exp.states = {effect}
             exp.last_acked = rec
-        elif rec.status == "unknown":
+        elif rec.status == "unknown" or rec.status == "acked":
             exp.states = exp.states | {effect}
+            exp.last_acked = rec if rec.status == "acked" else exp.last_acked
     return {i: e for i, e in out.items() if e.last_acked is not None}
 
 
@@ -119,31 +130,39 @@ def _judge(note_id: int, exp: _Expectation, actual: str | None) -> Finding | Non
 def check(
     journal: str, url: str, timeout: float = 5.0, resolve_with: str | None = None, settle: float = SETTLE_S
 ) -> Report:
-    """Replay ``journal`` against the app at ``url``.
+    """Replay ``journal`` against the app at ``url``; the load generator may still be writing.
 
-    The load generator may still be writing: an operation the app has done but whose answer is
-    not journaled yet looks like a loss. So every finding is judged again ``settle`` seconds later
-    (longer than the load generator's request timeout), against the journal as it stands then;
-    only what still differs is reported. A loss stays visible unless a later acknowledged
-    operation on the same note overwrote it, which a check of final states cannot see anyway.
+    Every note the journal knows when the check starts is asked for once, and the time of each
+    question is kept. If the load generator wrote meanwhile, the journal is read again ``settle``
+    seconds after the last answer (longer than its request timeout, so every operation the app
+    had done by then has its line), and each note is judged against the operations acknowledged
+    before its question; those acknowledged around it may or may not show (``expected_states``).
+    A note changed later is judged as it was when asked. The load generator and the checker must
+    share a clock (they run on one machine).
     """
     records, torn = read_journal(journal)
     resolver = DnsResolver(resolve_with) if resolve_with else None
     report = Report(journal_records=len(records), torn_tail_ignored=torn)
     for rec in records:
         setattr(report, rec.status, getattr(report, rec.status) + 1)
-    suspects = []
-    for note_id, exp in sorted(expected_states(records).items()):
+    asked: dict[int, tuple[str | None, float, float]] = {}
+    for note_id in sorted(expected_states(records)):
+        sent = time.time()
+        asked[note_id] = (_observe(url, note_id, timeout, resolver), sent, time.time())
         report.ids_checked += 1
-        if _judge(note_id, exp, _observe(url, note_id, timeout, resolver)) is not None:
-            suspects.append(note_id)
-    if not suspects:
+    if not asked:
         return report
-    time.sleep(settle)
-    later = expected_states(read_journal(journal)[0])
-    for note_id in suspects:
-        if note_id in later and (finding := _judge(note_id, later[note_id],
-                                                   _observe(url, note_id, timeout, resolver))):
+    started = min(sent for _, sent, _ in asked.values())
+    if records and records[-1].t > started - settle:  # still writing while we asked
+        time.sleep(max(0.0, max(done for _, _, done in asked.values()) + settle - time.time()))
+        records = read_journal(journal)[0]
+    by_id: dict[int, list[Record]] = {}
+    for rec in records:
+        if rec.id in asked:
+            by_id.setdefault(rec.id, []).append(rec)
+    for note_id, (actual, sent, done) in asked.items():
+        exp = expected_states(by_id[note_id], sent, done + settle)[note_id]
+        if finding := _judge(note_id, exp, actual):
             report.findings.append(finding)
     return report
 
@@ -160,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", required=True, help="base URL of the deployment to check")
     parser.add_argument("--timeout", type=float, default=5.0)
     parser.add_argument("--settle", type=float, default=SETTLE_S,
-                        help="seconds before a finding is judged again (the load generator may still write)")
+                        help="seconds to wait for a writing load generator's last lines (above its timeout)")
     parser.add_argument("--resolve-with", metavar="DNS_SERVER_IP[:PORT]", help="resolve via this DNS server")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)

@@ -119,6 +119,16 @@ def test_unknown_ops_allow_either_outcome() -> None:
     assert set(states) == {1, 2, 3}
 
 
+def test_a_note_is_judged_as_it_was_when_asked() -> None:
+    # Asked at t=10, answered by 11, settle 3: acked by 10 counts, acked in (10, 14] may show,
+    # acked after 14 was done after the question and cannot.
+    timed = [Record(1, "write", 1, "a", "acked", 5.0), Record(2, "update", 1, "b", "acked", 12.0),
+             Record(3, "update", 1, "c", "acked", 20.0)]
+    assert expected_states(timed, 10.0, 14.0)[1].states == {"a", "b"}
+    assert expected_states(timed, 13.0, 20.0)[1].states == {"b", "c"}
+    assert expected_states(timed)[1].states == {"c"}  # the load stopped: every line counts
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [(None, "does not exist"), ("not json\n", "line 1 is not valid JSON"),

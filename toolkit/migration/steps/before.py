@@ -13,6 +13,9 @@ from toolkit.migration.steps.shared import put_dns_back, wait_until
 
 log = logging.getLogger(__name__)
 
+# The objects' passes before the window stop once one changes this few objects, or after this many.
+CONVERGED_CHANGES = 50
+CONVERGE_PASSES = 4
 # Assumed until the probe has measured the path between the two servers.
 DEFAULT_BYTES_PER_SECOND = 50 * 1024**2
 
@@ -236,9 +239,10 @@ class VerifyBeforeWindow(Step):
         ctx.run.measure(f"{result.kind}.verify", ok=result.ok, compared=result.compared,
                         differences=[f"{d.subject}: {d.message}" for d in result.differences])
         if ctx.objects is not None:
-            state = ctx.objects.resync(ctx.run)
-            ctx.run.measure("objects.verify", ok=state["state"] == "copied",
-                            compared={k: state[k] for k in ("objects", "copied", "kept")}, differences=[])
+            state = converge_objects(ctx)
+            compared = {k: state[k] for k in ("objects", "copied", "kept", "deleted", "passes")}
+            ctx.run.measure("objects.verify", ok=state["state"] == "copied", compared=compared,
+                            differences=[])
         if not result.ok:
             raise CheckFailed("the target's database differs from the source: "
                               + "; ".join(f"{d.subject}: {d.message}" for d in result.differences[:5]))
@@ -247,3 +251,23 @@ class VerifyBeforeWindow(Step):
         from toolkit.migration.planning import data_sizes, probe_bandwidth
 
         return 2.0 + sum(data_sizes(ctx).values()) / probe_bandwidth(ctx)
+
+
+def converge_objects(ctx: MigrationContext) -> dict[str, Any]:
+    """Passes over the buckets until one finds little to do, as a live migration pre-copies memory:
+    each pass copies what was written during the one before, so passes shrink while the service
+    writes more slowly than we copy, and the window's final delta is the last, smallest one."""
+    assert ctx.objects is not None
+    passes, before = 0, None
+    while True:
+        state = ctx.objects.resync(ctx.run, delete=True)
+        passes += 1
+        changes = state["copied"] + state["deleted"]
+        # Not shrinking by a quarter: the service writes objects about as fast as we copy them.
+        stalled = before is not None and changes > 0.75 * before
+        if changes <= CONVERGED_CHANGES or stalled or passes == CONVERGE_PASSES:
+            if stalled:
+                ctx.run.note(f"objects: passes stopped shrinking ({before} then {changes} objects): the "
+                             "window's final delta will be about as large", step=VerifyBeforeWindow.name)
+            return {**state, "passes": passes}
+        before = changes

@@ -32,6 +32,7 @@ from .manifest import Entry, Listed
 from .sharding import shard_of
 
 PROGRESS_INTERVAL_S = 0.5
+DELETE_BATCH = 1000
 STORE_START_WAIT_S = 60.0
 _print_lock = threading.Lock()
 
@@ -142,16 +143,33 @@ def copy(job: dict[str, Any], workdir: Path) -> int:
     counter.stopped.set()
     reporter.join()
     counter.say()
-    deleted = []
-    if job.get("delete"):
-        for entry in todo.gone:
-            target.delete_object(Bucket=entry.bucket, Key=entry.key)
-            deleted.append(entry)
+    deleted = delete_gone(target, todo.gone, failed) if job.get("delete") else []
     kept_gone = [] if job.get("delete") else todo.gone
     manifest.write(workdir / f"shard-{job['shard']}.manifest.jsonl", [*todo.keep, *copied, *kept_gone])
     say("done", copied=len(copied), copied_bytes=sum(e.size for e in copied), kept=len(todo.keep),
         deleted=len(deleted), failed=failed, checksums="sha256" if checksums else "none", **usage())
     return 1 if failed else 0
+
+
+def delete_gone(target: Any, gone: list[Entry], failed: list[dict[str, str]]) -> list[Entry]:
+    """Delete from the target what the source no longer has, 1,000 keys a request (S3's limit);
+    a key the store refuses to delete joins ``failed``."""
+    deleted: list[Entry] = []
+    by_bucket: dict[str, list[Entry]] = {}
+    for entry in gone:
+        by_bucket.setdefault(entry.bucket, []).append(entry)
+    for bucket, entries in by_bucket.items():
+        for start in range(0, len(entries), DELETE_BATCH):
+            batch = entries[start:start + DELETE_BATCH]
+            answer = target.delete_objects(Bucket=bucket, Delete={
+                "Objects": [{"Key": entry.key} for entry in batch], "Quiet": True})
+            refused = {error["Key"]: f"delete refused: {error.get('Message') or error.get('Code')}"
+                       for error in answer.get("Errors", [])}
+            for key, message in refused.items():
+                failed.append({"bucket": bucket, "key": key, "message": message})
+                say("failed", bucket=bucket, key=key, message=message)
+            deleted += [entry for entry in batch if entry.key not in refused]
+    return deleted
 
 
 def verify(job: dict[str, Any], workdir: Path) -> int:
