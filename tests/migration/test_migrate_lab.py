@@ -171,7 +171,8 @@ def test_the_dry_run_changes_nothing_anywhere(lab_standby: dict[str, Any]) -> No
     documented = {"steps", "estimated_total_seconds", "dns_changes", "ansible_check", "data_sizes",
                   "fits_deadline"}
     assert documented <= set(plan)
-    assert [s["name"] for s in plan["steps"]][:4] == ["preflight", "safety-snapshot", "standby", "replicate"]
+    first = ["preflight", "safety-snapshot", "standby", "preflight.target", "replicate"]
+    assert [s["name"] for s in plan["steps"]][:5] == first
     assert all(s["estimate_seconds"] >= 0 for s in plan["steps"])
     assert plan["data_sizes"]["database"] > 0
     assert changes(before, capture(lab)) == {}

@@ -70,6 +70,13 @@ class PostgresMover(DataMover):
         return catalog.tables_from(scalar(conn, catalog.TABLES_SQL))
 
     # -- hooks ------------------------------------------------------------------------------------
+    def source_preflight(self) -> list[Finding]:
+        """The source's part of ``preflight`` (settings, privileges, tables replication cannot
+        carry): what can be checked before the target exists."""
+        with connect(self.endpoint) as conn:
+            return preflight.source_findings(conn, self._tables(conn), self.names,
+                                             self.options.replica_identity_full)
+
     def preflight(self) -> list[Finding]:
         with connect(self.endpoint) as conn:
             tables = self._tables(conn)

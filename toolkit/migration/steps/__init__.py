@@ -1,12 +1,12 @@
 """The steps of ``toolkit migrate --to baremetal``, in order (DESIGN.md, "The picture").
 
-Before the cutover window: preflight, a safety snapshot of the source, the standby target,
-replication, the standby served (its database roles still shut), DNS TTLs lowered and waited
-out, everything compared. The window (writes frozen on the source until they open on the
-target): freeze, drain, sequences, the objects' final delta, continuity since the comparison,
-the DNS switch and its verification, writes opened (the target's roles may log in). After it:
-the app's health, the resolver checked once the old TTL has passed, TTLs restored, the source's
-replication objects removed, the report.
+Before the cutover window: preflight, a safety snapshot of the source, the standby target and
+its preflight, replication, the standby served (its database roles still shut), DNS TTLs lowered
+and waited out, everything compared. The window (writes frozen on the source until they open on
+the target): freeze, drain, sequences, the objects' final delta, continuity since the
+comparison, the DNS switch and its verification, writes opened (the target's roles may log in).
+After it: the app's health, the resolver checked once the old TTL has passed, TTLs restored, the
+source's replication objects removed, the report.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from toolkit.migration.steps.before import (
     SafetySnapshot,
     ServeStandby,
     Standby,
+    TargetPreflight,
     VerifyBeforeWindow,
     WaitTtls,
 )
@@ -35,7 +36,8 @@ from toolkit.migration.steps.window import (
 )
 
 STEPS: tuple[type[Step], ...] = (
-    Preflight, SafetySnapshot, Standby, Replicate, ServeStandby, LowerTtls, WaitTtls, VerifyBeforeWindow,
+    Preflight, SafetySnapshot, Standby, TargetPreflight, Replicate, ServeStandby,
+    LowerTtls, WaitTtls, VerifyBeforeWindow,
     Freeze, Drain, Sequences, ObjectsDelta, VerifyData, SwitchDns, VerifyDns, OpenWrites,
     AppHealth, VerifyClients, RestoreTtls, CleanUpSource,
 )

@@ -20,8 +20,21 @@ CONVERGE_PASSES = 4
 DEFAULT_BYTES_PER_SECOND = 50 * 1024**2
 
 
+def judged(ctx: MigrationContext, step: str, findings: list[Any]) -> list[str]:
+    """Errors among a preflight's findings, as sentences; warnings become the run's notes."""
+    problems = []
+    for finding in findings:
+        if finding.severity == "error":
+            problems.append(f"{finding.subject}: {finding.message}")
+        elif finding.severity == "warning":
+            ctx.run.note(f"{finding.subject}: {finding.message}", step=step)
+    return problems
+
+
 class Preflight(Step):
-    """The spec, every host with a known key, the credentials, the data's movers, the freeze's reach."""
+    """Before anything changes: the spec, every host with a known key, the source's credentials
+    and what its data needs, the freeze's reach, the deadline. What needs the standby to exist is
+    ``preflight.target``'s."""
 
     name: ClassVar[str] = "preflight"
 
@@ -31,13 +44,7 @@ class Preflight(Step):
         from toolkit.targets.baremetal.fleet import fleet_preflight
 
         fleet_preflight(ctx.loaded)
-        problems = []
-        for mover in self._movers(ctx):
-            for finding in mover.preflight():
-                if finding.severity == "error":
-                    problems.append(f"{finding.subject}: {finding.message}")
-                elif finding.severity == "warning":
-                    ctx.run.note(f"{finding.subject}: {finding.message}", step=self.name)
+        problems = judged(ctx, self.name, ctx.database.source_preflight())
         admin = ctx.source.user
         with connect(ctx.source) as conn:
             reach = coverage(conn, admin)
@@ -45,11 +52,6 @@ class Preflight(Step):
         for warning in reach.warnings:
             ctx.run.note(warning, step=self.name)
         ctx.run.measure(self.name, writers=[w.name for w in reach.writers])
-        if ctx.dns is not None:
-            from toolkit.dns import cutover
-
-            for plan in cutover.sync_plans(ctx.dns):
-                plan.raise_if_unsafe(False)
         if ctx.deadline is not None:
             from toolkit.migration.planning import estimate_total
 
@@ -60,9 +62,25 @@ class Preflight(Step):
         if problems:
             raise CheckFailed("preflight: " + "; ".join(problems))
 
-    @staticmethod
-    def _movers(ctx: MigrationContext) -> list[Any]:
-        return [m for m in (ctx.database, ctx.objects) if m is not None]
+
+
+class TargetPreflight(Step):
+    """Once the standby exists: every data mover's preflight (disk, extensions, the object store
+    and its buckets) and the DNS sync's safety on every provider, before any data moves."""
+
+    name: ClassVar[str] = "preflight.target"
+
+    def run(self, ctx: MigrationContext) -> None:
+        problems = []
+        for mover in (m for m in (ctx.database, ctx.objects) if m is not None):
+            problems += judged(ctx, self.name, mover.preflight())
+        if ctx.dns is not None:
+            from toolkit.dns import cutover
+
+            for plan in cutover.sync_plans(ctx.dns):
+                plan.raise_if_unsafe(False)
+        if problems:
+            raise CheckFailed("preflight of the target: " + "; ".join(problems))
 
 
 class SafetySnapshot(Step):
