@@ -15,12 +15,14 @@ multipart uploads).
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import resource
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +31,12 @@ from botocore.config import Config
 
 from . import manifest, transfer
 from .manifest import Entry, Listed
+from .pool import CopyPool
 from .sharding import shard_of
 
 PROGRESS_INTERVAL_S = 0.5
 STORE_START_WAIT_S = 60.0
+MAX_PROCESSES = 2
 _print_lock = threading.Lock()
 
 
@@ -117,28 +121,28 @@ def copy(job: dict[str, Any], workdir: Path) -> int:
     progress_path = workdir / f"shard-{job['shard']}.progress.jsonl"
     copied: list[Entry] = []
     failed: list[dict[str, str]] = []
+    pool = CopyPool(lambda: (client(job["source"], threads), client(job["target"], threads)), settings,
+                    processes=int(job.get("processes") or default_processes()), threads=threads)
+    outcomes = pool.run(todo.copy)
+    first = next(outcomes, None)  # the children are forked before this process starts more threads
     reporter = threading.Thread(target=counter.report, daemon=True)
     reporter.start()
-    with progress_path.open("a", encoding="utf-8") as progress, ThreadPoolExecutor(threads) as pool:
-        futures = {pool.submit(transfer.copy_object, source, target, listed, settings): listed
-                   for listed in todo.copy}
-        for future in as_completed(futures):
-            listed = futures[future]
-            try:
-                entry = future.result()
-            except Exception as error:
-                if transfer.vanished(error):
+    with progress_path.open("a", encoding="utf-8") as progress:
+        for outcome in itertools.chain([first] if first else [], outcomes):
+            listed = outcome.listed
+            if outcome.entry is None:
+                if outcome.vanished:
                     # Deleted on the source since it was listed (the service keeps serving): not a
                     # failure; the next pass no longer lists it.
                     say("vanished", bucket=listed.bucket, key=listed.key)
                     continue
-                failed.append({"bucket": listed.bucket, "key": listed.key, "message": str(error)})
-                say("failed", bucket=listed.bucket, key=listed.key, message=str(error))
+                failed.append({"bucket": listed.bucket, "key": listed.key, "message": outcome.error})
+                say("failed", bucket=listed.bucket, key=listed.key, message=outcome.error)
                 continue
-            copied.append(entry)
-            progress.write(entry.to_line() + "\n")
+            copied.append(outcome.entry)
+            progress.write(outcome.entry.to_line() + "\n")
             progress.flush()  # a killed pass resumes from what reached this file
-            counter.add(entry.size)
+            counter.add(outcome.entry.size)
     counter.stopped.set()
     reporter.join()
     counter.say()
@@ -150,7 +154,8 @@ def copy(job: dict[str, Any], workdir: Path) -> int:
     kept_gone = [] if job.get("delete") else todo.gone
     manifest.write(workdir / f"shard-{job['shard']}.manifest.jsonl", [*todo.keep, *copied, *kept_gone])
     say("done", copied=len(copied), copied_bytes=sum(e.size for e in copied), kept=len(todo.keep),
-        deleted=len(deleted), failed=failed, checksums="sha256" if checksums else "none", **usage())
+        deleted=len(deleted), failed=failed, checksums="sha256" if checksums else "none",
+        processes=pool.processes, **usage(pool.children_max_rss_kb))
     return 1 if failed else 0
 
 
@@ -237,8 +242,14 @@ def cleanup(job: dict[str, Any]) -> int:
     return 0
 
 
-def usage() -> dict[str, int]:
-    return {"max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+def usage(children_kb: int = 0) -> dict[str, int]:
+    """Peak memory: this process's and its copy processes' peaks added (they run side by side)."""
+    return {"max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + children_kb}
+
+
+def default_processes() -> int:
+    """One copy process per core, at most ``MAX_PROCESSES``: each holds its own boto3 (~50 MB)."""
+    return max(1, min(os.cpu_count() or 1, MAX_PROCESSES))
 
 
 def main(argv: list[str]) -> int:
