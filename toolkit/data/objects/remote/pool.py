@@ -88,6 +88,7 @@ class CopyPool:
         self.processes = max(1, min(processes, threads))
         self.threads = max(1, threads)
         self.children_max_rss_kb = 0  # the sum of the children's peaks: they run side by side
+        self.pids: list[int] = []  # the children's, once started
 
     def run(self, items: list[Listed]) -> Iterator[Outcome]:
         context = multiprocessing.get_context("fork")
@@ -105,6 +106,7 @@ class CopyPool:
                     for share in shares[1:]]
         for process in children:
             process.start()
+        self.pids = [process.pid for process in children if process.pid]
         mine = threading.Thread(target=_serve, daemon=True,
                                 args=(self.clients, self.settings, shares[0], tasks, results, False))
         mine.start()

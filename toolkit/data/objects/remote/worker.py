@@ -87,6 +87,7 @@ def known_entries(job: dict[str, Any], workdir: Path) -> dict[manifest.ObjectId,
 
 class Counter:
     def __init__(self, objects: int, size: int) -> None:
+        self.children: list[int] = []  # the copy processes, whose memory is sampled with this one's
         self.total_objects, self.total_bytes = objects, size
         self.objects = self.bytes = 0
         self.lock = threading.Lock()
@@ -100,6 +101,7 @@ class Counter:
     def report(self) -> None:
         while not self.stopped.wait(PROGRESS_INTERVAL_S):
             self.say()
+            memory.sample(self.children)
 
     def say(self) -> None:
         say("progress", objects=self.objects, bytes=self.bytes, total_objects=self.total_objects,
@@ -125,6 +127,7 @@ def copy(job: dict[str, Any], workdir: Path) -> int:
                     processes=int(job.get("processes") or default_processes()), threads=threads)
     outcomes = pool.run(todo.copy)
     first = next(outcomes, None)  # the children are forked before this process starts more threads
+    counter.children = pool.pids
     reporter = threading.Thread(target=counter.report, daemon=True)
     reporter.start()
     with progress_path.open("a", encoding="utf-8") as progress:
@@ -155,7 +158,7 @@ def copy(job: dict[str, Any], workdir: Path) -> int:
     manifest.write(workdir / f"shard-{job['shard']}.manifest.jsonl", [*todo.keep, *copied, *kept_gone])
     say("done", copied=len(copied), copied_bytes=sum(e.size for e in copied), kept=len(todo.keep),
         deleted=len(deleted), failed=failed, checksums="sha256" if checksums else "none",
-        processes=pool.processes, **usage(pool.children_max_rss_kb))
+        processes=pool.processes, **usage())
     return 1 if failed else 0
 
 
@@ -242,9 +245,31 @@ def cleanup(job: dict[str, Any]) -> int:
     return 0
 
 
-def usage(children_kb: int = 0) -> dict[str, int]:
-    """Peak memory: this process's and its copy processes' peaks added (they run side by side)."""
-    return {"max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + children_kb}
+class Memory:
+    """The peak of the memory this worker and its copy processes hold together: their proportional
+    set sizes (a page two processes share counts half in each) added, sampled as the copy runs."""
+
+    def __init__(self) -> None:
+        self.peak_kb = 0
+
+    def sample(self, children: list[int]) -> None:
+        self.peak_kb = max(self.peak_kb, sum(_pss_kb(pid) for pid in [os.getpid(), *children]))
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as rollup:
+            return next((int(line.split()[1]) for line in rollup if line.startswith("Pss:")), 0)
+    except OSError:
+        return 0
+
+
+memory = Memory()
+
+
+def usage() -> dict[str, int]:
+    """Peak memory: the copy processes' summed peak as sampled, or this process's own peak if higher."""
+    return {"max_rss_kb": max(memory.peak_kb, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)}
 
 
 def default_processes() -> int:
