@@ -4,6 +4,14 @@ The source body is read in blocks and hashed (SHA-256) as it passes; small objec
 larger ones in parts (``parts.py``). Then the target's bytes are read back and hashed again: the
 copy counts only when both digests agree, along with size, Content-Type and user metadata. A
 multipart ETag is not an MD5 and a multipart checksum is composite, so neither is trusted here.
+
+Why the read-back stays, though it is a second request per object: a store that checks
+``x-amz-checksum-sha256`` on upload proves only the bytes that reached its front end, hashed
+before they are written; it says nothing of what its volume servers keep (SeaweedFS hashes the
+request stream in the S3 gateway, then writes chunks elsewhere), and it returns the checksum it
+was given, not one computed from the stored chunks. Only bytes read back from the store prove
+what a client will read. The cost is kept low instead: the copy, read-back included, runs over
+one process per core (``pool.py``).
 """
 
 from __future__ import annotations

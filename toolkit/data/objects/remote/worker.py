@@ -15,12 +15,14 @@ multipart uploads).
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import resource
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +31,13 @@ from botocore.config import Config
 
 from . import manifest, transfer
 from .manifest import Entry, Listed
+from .pool import CopyPool
 from .sharding import shard_of
 
 PROGRESS_INTERVAL_S = 0.5
 DELETE_BATCH = 1000
 STORE_START_WAIT_S = 60.0
+MAX_PROCESSES = 2
 _print_lock = threading.Lock()
 
 
@@ -84,6 +88,7 @@ def known_entries(job: dict[str, Any], workdir: Path) -> dict[manifest.ObjectId,
 
 class Counter:
     def __init__(self, objects: int, size: int) -> None:
+        self.children: list[int] = []  # the copy processes, whose memory is sampled with this one's
         self.total_objects, self.total_bytes = objects, size
         self.objects = self.bytes = 0
         self.lock = threading.Lock()
@@ -97,6 +102,7 @@ class Counter:
     def report(self) -> None:
         while not self.stopped.wait(PROGRESS_INTERVAL_S):
             self.say()
+            memory.sample(self.children)
 
     def say(self) -> None:
         say("progress", objects=self.objects, bytes=self.bytes, total_objects=self.total_objects,
@@ -118,28 +124,29 @@ def copy(job: dict[str, Any], workdir: Path) -> int:
     progress_path = workdir / f"shard-{job['shard']}.progress.jsonl"
     copied: list[Entry] = []
     failed: list[dict[str, str]] = []
+    pool = CopyPool(lambda: (client(job["source"], threads), client(job["target"], threads)), settings,
+                    processes=int(job.get("processes") or default_processes()), threads=threads)
+    outcomes = pool.run(todo.copy)
+    first = next(outcomes, None)  # the children are forked before this process starts more threads
+    counter.children = pool.pids
     reporter = threading.Thread(target=counter.report, daemon=True)
     reporter.start()
-    with progress_path.open("a", encoding="utf-8") as progress, ThreadPoolExecutor(threads) as pool:
-        futures = {pool.submit(transfer.copy_object, source, target, listed, settings): listed
-                   for listed in todo.copy}
-        for future in as_completed(futures):
-            listed = futures[future]
-            try:
-                entry = future.result()
-            except Exception as error:
-                if transfer.vanished(error):
+    with progress_path.open("a", encoding="utf-8") as progress:
+        for outcome in itertools.chain([first] if first else [], outcomes):
+            listed = outcome.listed
+            if outcome.entry is None:
+                if outcome.vanished:
                     # Deleted on the source since it was listed (the service keeps serving): not a
                     # failure; the next pass no longer lists it.
                     say("vanished", bucket=listed.bucket, key=listed.key)
                     continue
-                failed.append({"bucket": listed.bucket, "key": listed.key, "message": str(error)})
-                say("failed", bucket=listed.bucket, key=listed.key, message=str(error))
+                failed.append({"bucket": listed.bucket, "key": listed.key, "message": outcome.error})
+                say("failed", bucket=listed.bucket, key=listed.key, message=outcome.error)
                 continue
-            copied.append(entry)
-            progress.write(entry.to_line() + "\n")
+            copied.append(outcome.entry)
+            progress.write(outcome.entry.to_line() + "\n")
             progress.flush()  # a killed pass resumes from what reached this file
-            counter.add(entry.size)
+            counter.add(outcome.entry.size)
     counter.stopped.set()
     reporter.join()
     counter.say()
@@ -147,7 +154,8 @@ def copy(job: dict[str, Any], workdir: Path) -> int:
     kept_gone = [] if job.get("delete") else todo.gone
     manifest.write(workdir / f"shard-{job['shard']}.manifest.jsonl", [*todo.keep, *copied, *kept_gone])
     say("done", copied=len(copied), copied_bytes=sum(e.size for e in copied), kept=len(todo.keep),
-        deleted=len(deleted), failed=failed, checksums="sha256" if checksums else "none", **usage())
+        deleted=len(deleted), failed=failed, checksums="sha256" if checksums else "none",
+        processes=pool.processes, **usage())
     return 1 if failed else 0
 
 
@@ -255,8 +263,36 @@ def cleanup(job: dict[str, Any]) -> int:
     return 0
 
 
+class Memory:
+    """The peak of the memory this worker and its copy processes hold together: their proportional
+    set sizes (a page two processes share counts half in each) added, sampled as the copy runs."""
+
+    def __init__(self) -> None:
+        self.peak_kb = 0
+
+    def sample(self, children: list[int]) -> None:
+        self.peak_kb = max(self.peak_kb, sum(_pss_kb(pid) for pid in [os.getpid(), *children]))
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as rollup:
+            return next((int(line.split()[1]) for line in rollup if line.startswith("Pss:")), 0)
+    except OSError:
+        return 0
+
+
+memory = Memory()
+
+
 def usage() -> dict[str, int]:
-    return {"max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+    """Peak memory: the copy processes' summed peak as sampled, or this process's own peak if higher."""
+    return {"max_rss_kb": max(memory.peak_kb, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)}
+
+
+def default_processes() -> int:
+    """One copy process per core, at most ``MAX_PROCESSES``: each holds its own boto3 (~50 MB)."""
+    return max(1, min(os.cpu_count() or 1, MAX_PROCESSES))
 
 
 def main(argv: list[str]) -> int:
