@@ -66,14 +66,18 @@ def boto_calls(source: str) -> set[tuple[str, str]]:
         and isinstance(node.args[0], ast.Constant)
         and isinstance(node.args[0].value, str)
     }
+    # Names bound by ``from X import name``: our own modules and functions, never a boto3 client
+    # (``transfer.copy_object`` is the object copy's function, not S3's CopyObject).
+    imported = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                for alias in node.names}
     found = set()
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
             continue
         method = node.func.attr
         receiver = node.func.value
-        if isinstance(receiver, ast.Name) and "target" in receiver.id:
-            continue  # the bare-metal object store (see iam.CODE)
+        if isinstance(receiver, ast.Name) and ("target" in receiver.id or receiver.id in imported):
+            continue  # the bare-metal object store (see iam.CODE), or a module of ours
         if method == "get_paginator" and node.args and isinstance(node.args[0], ast.Constant):
             method = str(node.args[0].value)
         for service in sorted(services):

@@ -132,8 +132,8 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, binaries: dict[str,
     operator_key = artifacts.write_operator_key(directory, record.name)
     host_keys = {m.name: keys.ssh_keypair(f"root@{m.name}") for m in containers}
     artifacts.write_known_hosts(directory, [(m.address, host_keys[m.name].public_line) for m in baremetal])
-    artifacts.write_tls(directory, record.name, artifacts.zone_of(sample),
-                        [m for m in baremetal if "web" in m.groups])
+    load_balancer_tls = artifacts.write_tls(directory, record.name, artifacts.zone_of(sample),
+                                            [m for m in baremetal if "web" in m.groups])
     artifacts.write_pgpass(directory, db.address, record.aws["db_port"], [
         (database.name, database.owner.name, creds.db_owner_password),
         ("*", admin, creds.db_admin_password)])
@@ -160,7 +160,7 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, binaries: dict[str,
                            ssh_enabled=member.side == "baremetal")
         if member is app:
             aws_side.install_user_data(dirs.root, app_host, creds)
-            aws_side.install_load_balancer(dirs.root, directory, ports)
+            aws_side.install_load_balancer(dirs.root, load_balancer_tls, ports)
         if member.side == "baremetal":
             snapshots.save_upper(record, snapshots.BOOTED, member)  # blank hosts, to return to
     for member in containers:

@@ -145,7 +145,10 @@ def write_known_hosts(labdir: Path, entries: list[tuple[str, str]]) -> Path:
     return path
 
 
-def write_tls(labdir: Path, lab: str, zone: str, web_hosts: list[Member]) -> None:
+def write_tls(labdir: Path, lab: str, zone: str, web_hosts: list[Member]) -> keys.Pem:
+    """The lab CA and the bare-metal service's pair in the lab's files; returns the AWS side's
+    load balancer's own pair for the service's names (as ACM's would be: it never leaves that
+    host, so no file of the lab and no operator's command holds its key)."""
     ca, ca_key, ca_cert = keys.lab_ca(lab)
     (labdir / CA_CERT).parent.mkdir(parents=True, exist_ok=True)
     (labdir / CA_CERT).write_bytes(ca.certificate)
@@ -156,6 +159,7 @@ def write_tls(labdir: Path, lab: str, zone: str, web_hosts: list[Member]) -> Non
     pem = keys.server_certificate(ca_key, ca_cert, names, [host.address for host in web_hosts])
     write_private(labdir / SERVICE_CERT, pem.certificate)
     write_private(labdir / SERVICE_KEY, pem.key)
+    return keys.server_certificate(ca_key, ca_cert, [apex, f"www.{apex}"], [])
 
 
 def write_inventory(labdir: Path, members: list[Member], weed: Path) -> Path:

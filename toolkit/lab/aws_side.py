@@ -29,13 +29,11 @@ from typing import Any
 
 from toolkit.dns.normalize import fqdn, rdata
 from toolkit.errors import CheckFailed, EnvironmentNotReady
-from toolkit.lab import hosts
+from toolkit.lab import hosts, keys
 from toolkit.lab.artifacts import (
     AWS_REGION,
     DB_INSTANCE,
     MOTO_PORT,
-    SERVICE_CERT,
-    SERVICE_KEY,
     Secrets,
     zone_of,
 )
@@ -206,17 +204,18 @@ def install_user_data(root: Path, host: AppHost, creds: Secrets) -> None:
                      f"[Service]\nEnvironmentFile={INSTANCE_ROLE_ENV}\n")
 
 
-def install_load_balancer(root: Path, labdir: Path, ports: list[int]) -> None:
+def install_load_balancer(root: Path, tls: keys.Pem, ports: list[int]) -> None:
     """The ALB's stand-in on the app host (before boot): HTTPS on 443 for the service's name, with
-    the lab CA's certificate, in front of the app's ports, as the stack's load balancer does.
+    its own pair ``tls`` (signed by the lab CA, kept on this host only, as ACM's would be), in front
+    of the app's ports, as the stack's load balancer does.
 
     moto has no load balancer that carries traffic. Without this front, a client that follows the
     service's name could not reach the AWS side at all, and the migration's client outage (from
     the last write acknowledged on the source to the first on the target, both through DNS) could
     not be measured.
     """
-    hosts.write_file(root, LB_CERT, (labdir / SERVICE_CERT).read_bytes(), mode=0o644)
-    hosts.write_file(root, LB_KEY, (labdir / SERVICE_KEY).read_bytes(), mode=0o600)
+    hosts.write_file(root, LB_CERT, tls.certificate, mode=0o644)
+    hosts.write_file(root, LB_KEY, tls.key, mode=0o600)
     upstreams = "".join(f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;\n" for port in ports)
     hosts.write_file(root, "/etc/nginx/sites-enabled/load-balancer",
                      f"upstream app {{\n{upstreams}}}\n"

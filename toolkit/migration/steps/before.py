@@ -63,7 +63,6 @@ class Preflight(Step):
             raise CheckFailed("preflight: " + "; ".join(problems))
 
 
-
 class TargetPreflight(Step):
     """Once the standby exists: every data mover's preflight (disk, extensions, the object store
     and its buckets) and the DNS sync's safety on every provider, before any data moves."""
