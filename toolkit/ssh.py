@@ -107,6 +107,10 @@ class Stream:
     status: int | None = None
     stderr: str = ""
 
+    def send(self, text: str) -> None:
+        """A line (or more) to the command's stdin, which stays open for the next."""
+        self.channel.sendall(text.encode())
+
     def __iter__(self) -> Iterator[str]:
         with self.channel.makefile("rb") as out:
             for line in out:

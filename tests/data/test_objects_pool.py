@@ -41,7 +41,9 @@ def test_processes_copy_every_object_once_and_name_the_one_that_vanished(
     pool = CopyPool(lambda: (worker.client(source_side, 4), worker.client(target_side, 4)),
                     transfer.Settings(threshold=8 * 1024 * 1024, min_part=5 * 1024 * 1024),
                     processes=2, threads=5)
-    outcomes = list(pool.run(items))
+    with pool:
+        outcomes = list(pool.copy(items[:30]))
+        outcomes += pool.copy(items[30:])  # the same processes, warm, take the next batch
     assert sorted(o.listed.key for o in outcomes) == sorted(bodies)
     vanished = [o.listed.key for o in outcomes if o.vanished]
     assert vanished == ["k/007"]

@@ -18,11 +18,13 @@ from refservice.checker import check
 from refservice.dialer import DnsResolver, request
 from tests.fixtures.lab import baremetal_hosts
 from toolkit import interface
+from toolkit.data.objects.feed import ChangeFeed
 from toolkit.dns import cutover
 from toolkit.dns.query import ask
 from toolkit.dns.world import load_world
 from toolkit.migration.freeze import unfreeze
 from toolkit.runs import Run
+from toolkit.runs.journal import Journal
 from toolkit.spec import load_spec
 
 
@@ -111,6 +113,12 @@ def assert_migrated(lab: dict[str, Any], run_id: str, load_journal: Path,
     checked = ("database.verify", "objects.verify", "cutover.verify")
     assert {verdicts.get(step) for step in checked} == {True}, report["verifications"]
     assert (interface.run_dir(run_id) / "report.html").is_file()
+    # The objects' change feed left the source with the slot and publication: named, then gone.
+    removed = [v for r in Journal(interface.run_dir(run_id)).records()
+               if r.get("event") == "measure" and r.get("step") == "clean-up" for v in r["values"]["removed"]]
+    feed = ChangeFeed(load_spec(lab["spec"]))
+    assert f"SQS queue {feed.name}" in removed, removed
+    assert feed.close() == []
 
     # Clients now reach bare metal: the lab's caching resolver answers the service's name with the
     # web hosts, and HTTPS through that answer (SNI, the lab's CA) reaches the app behind nginx.

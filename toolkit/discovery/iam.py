@@ -35,6 +35,8 @@ ACTION_OF = {
     ("s3", "HeadObject"): "s3:GetObject",
     ("s3", "GetBucketEncryption"): "s3:GetEncryptionConfiguration",
     ("s3", "GetBucketNotificationConfiguration"): "s3:GetBucketNotification",
+    ("s3", "PutBucketNotificationConfiguration"): "s3:PutBucketNotification",
+    ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
     ("apigateway", "GetRestApis"): "apigateway:GET",
     ("apigatewayv2", "GetApis"): "apigateway:GET",
 }
@@ -93,6 +95,7 @@ def _migrate_grants(spec: Spec | None) -> list[Grant]:
     zone = aws.resources.hosted_zone_id if aws is not None else None
     db = aws.resources.db_instance if aws is not None else None
     region = aws.region if aws is not None else "*"
+    service = spec.service.name if spec is not None else "*"
     bucket_arns = tuple(arn for name in buckets for arn in (f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"))
     return [
         Grant(
@@ -108,6 +111,13 @@ def _migrate_grants(spec: Spec | None) -> list[Grant]:
             if db else ("*",),
         ),
         Grant("CopyTheObjects", ("s3:ListBucket", "s3:GetObject"), bucket_arns or ("*",)),
+        # The copy's change feed (toolkit/data/objects/feed.py): the buckets' events to a queue of ours.
+        Grant("FollowTheBucketsChanges", ("s3:GetBucketNotification", "s3:PutBucketNotification"),
+              tuple(f"arn:aws:s3:::{name}" for name in buckets) or ("*",)),
+        Grant("QueueTheChanges",
+              ("sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes", "sqs:GetQueueUrl",
+               "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:DeleteQueue"),
+              (f"arn:aws:sqs:{region}:*:toolkit-{service}-objects",)),
         Grant(
             "SwitchTheRecords",
             ("route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets"),

@@ -18,6 +18,7 @@ from toolkit.spec import LoadedSpec
 
 if TYPE_CHECKING:
     from toolkit.data.objects import ObjectMover
+    from toolkit.data.objects.follower import Follower
     from toolkit.data.postgres import PostgresMover
     from toolkit.data.postgres.source import SourceEndpoint
     from toolkit.dns.world import DnsWorld
@@ -32,6 +33,8 @@ class MigrationContext:
     load_journal: Path | None = None  # the load generator's journal, if one writes during the run
     listeners: Iterable[Listener] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    # The objects kept current from the gate before the window to its final pass (this process only).
+    objects_follower: Follower | None = None
 
     def measured(self, step: str) -> dict[str, Any]:
         """What ``step`` measured in this run (e.g. the freeze's saved roles), also after a crash."""

@@ -94,7 +94,11 @@ def migrate(loaded: LoadedSpec, target: str = "baremetal", *, resume: str | None
     try:
         with run:
             ctx = MigrationContext(loaded, run, target=target, deadline=deadline, listeners=listeners)
-            execute(migration_steps(), ctx)
+            try:
+                execute(migration_steps(), ctx)
+            finally:
+                if ctx.objects_follower is not None:  # the window was not reached: no final pass
+                    ctx.objects_follower.abandon()
     finally:
         try:
             report = write_report(run, load)

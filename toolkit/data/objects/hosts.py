@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,15 +84,18 @@ class Fleet:
             for module in sorted(REMOTE_PACKAGE.glob("*.py")):
                 sftp.put(str(module), f"{target}/{module.name}")
 
-    def run_job(self, client: paramiko.SSHClient, host: ObjectHost,
-                job: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Run one job on ``host``; yield the worker's JSON lines. Raises ``WorkerFailed`` on a failure."""
+    def run_job(self, client: paramiko.SSHClient, host: ObjectHost, job: dict[str, Any],
+                started: Callable[[ssh.Stream], None] | None = None) -> Iterator[dict[str, Any]]:
+        """Run one job on ``host``; yield the worker's JSON lines. Raises ``WorkerFailed`` on a failure.
+        ``started`` receives the running command (its stdin: the ``follow`` mode's commands)."""
         job = {**job, "shard": host.shard, "shards": host.shards, "workdir": "."}
         job_file = f"job-{host.shard}.json"
         ssh.write_private(client, f"{self.workdir}/{job_file}", json.dumps(job).encode())
         command = (f"cd {shlex.quote(self.workdir)} && echo $$ > worker.pid && "
                    f"exec python3 -m {PACKAGE_NAME}.worker {job_file}")
         running = ssh.stream(client, command)
+        if started is not None:
+            started(running)
         last: dict[str, Any] = {}
         try:
             for line in running:

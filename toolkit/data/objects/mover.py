@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from toolkit.data.mover import DataMover, Difference, Finding, MoverOptions, Verification
 from toolkit.data.objects.hosts import Fleet, ObjectHost
+from toolkit.data.objects.jobs import HostJobs, HostOutcome
 from toolkit.data.objects.remote import manifest
 from toolkit.data.objects.remote.sharding import shard_of
 from toolkit.errors import BadInput, CheckFailed
@@ -27,6 +26,9 @@ from toolkit.runs import Run
 from toolkit.runs.run import run_state, runs_root
 from toolkit.spec import LoadedSpec
 from toolkit.state import state_root
+
+if TYPE_CHECKING:
+    from toolkit.data.objects.follower import Follower
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +42,6 @@ PROVES = ("every source object (listed now) is on the target with the size, SHA-
 
 class CopyIncomplete(CheckFailed):
     """Objects could not be copied or proven; the message names them."""
-
-
-@dataclass
-class HostOutcome:
-    records: list[dict[str, Any]] = field(default_factory=list)
-    error: Exception | None = None
-
-    def last(self, kind: str) -> dict[str, Any]:
-        return next((r for r in reversed(self.records) if r.get("type") == kind), {})
 
 
 class ObjectMover(DataMover):
@@ -104,12 +97,10 @@ class ObjectMover(DataMover):
             state["state"] = "interrupted"  # its run died: the next replicate continues the pass
         return state
 
-    def verify(self, *, deep: bool = True) -> Verification:
-        """``deep`` reads every target object back; without it both listings and the manifest are
-        compared (what the cutover window can afford: its final delta read back what it copied)."""
+    def verify(self) -> Verification:
         fleet = Fleet.of(self.loaded)
         known = self._manifest_path()
-        outcomes = self._on_hosts(fleet, {"mode": "verify", "deep": deep}, fleet.hosts, known=known)
+        outcomes = self._on_hosts(fleet, {"mode": "verify"}, fleet.hosts, known=known)
         result = Verification(kind=self.kind, proves=PROVES)
         totals = {"source_objects": 0, "target_objects": 0, "read_back": 0}
         for name, outcome in outcomes.items():
@@ -127,10 +118,13 @@ class ObjectMover(DataMover):
         return result
 
     def stop(self) -> list[str]:
-        """Ends a worker still running, aborts the copy's unfinished uploads, removes the work
-        directory (worker, job and manifest files) from every objects host. Copied objects stay."""
+        """Removes the source's change feed (``feed.py``), ends a worker still running, aborts the
+        copy's unfinished uploads, removes the work directory (worker, job and manifest files) from
+        every objects host. Copied objects stay."""
+        from toolkit.data.objects.feed import ChangeFeed
+
         fleet = Fleet.of(self.loaded)
-        removed: list[str] = []
+        removed = ChangeFeed(self.loaded).close()
         for host in fleet.hosts:
             with fleet.connect(host) as client:
                 if not fleet.has_workdir(client):
@@ -148,12 +142,10 @@ class ObjectMover(DataMover):
         return removed
 
     # -- one pass --------------------------------------------------------------------------------
-    def _pass(self, run: Run, step: str, *, delete: bool) -> dict[str, Any]:
+    def _pass(self, run: Run, step: str, *, delete: bool, spare_target: bool = False) -> dict[str, Any]:
         fleet = Fleet.of(self.loaded)
+        state = self._begin(run, step.split(".")[1])
         started = time.monotonic()
-        state: dict[str, Any] = {"state": "copying", "run": run.id, "pass": step.split(".")[1],
-                                 "started_at": time.time(), "hosts": {}}
-        self._write_state(state)
         totals: dict[str, dict[str, int]] = {}
 
         def progress(host: ObjectHost, record: dict[str, Any]) -> None:
@@ -169,8 +161,48 @@ class ObjectMover(DataMover):
                          objects=sum(r["objects"] for r in totals.values()),
                          total_objects=sum(r["total_objects"] for r in totals.values()))
 
-        outcomes = self._on_hosts(fleet, {"mode": "copy", "delete": delete}, fleet.hosts,
-                                  known=self._manifest_path(), on_record=progress, fetch_manifest=True)
+        job = {"mode": "copy", "delete": delete, "spare_target": spare_target}
+        jobs = self._launch(fleet, job, fleet.hosts, known=self._manifest_path(), fetch_manifest=True)
+        return self.conclude(run, step, fleet, jobs.wait(progress), state, started)
+
+    def follow(self, run: Run) -> Follower:
+        """Start the ``follow`` mode on every objects host (``remote/follow.py``): passes one after
+        another, with deletions, until ``Follower.finish``; the follower's passes are the state's."""
+        from toolkit.data.objects.feed import ChangeFeed
+        from toolkit.data.objects.follower import Follower
+
+        fleet = Fleet.of(self.loaded)
+        feed = ChangeFeed(self.loaded)
+        try:
+            feed.open()  # before the workers' first listing: every change after it is an event
+            events = True
+        except (BotoCoreError, ClientError) as error:
+            run.note(f"objects: no change events from the source ({error}); the passes list the buckets",
+                     step="objects.follow")
+            events = False
+        state = self._begin(run, "follow")
+        jobs = self._launch(fleet, {"mode": "follow", "delete": True, "events": events},
+                            fleet.hosts, known=self._manifest_path(), fetch_manifest=True)
+        return Follower(self, fleet, jobs, state, feed if events else None)
+
+    def reconcile(self, run: Run) -> dict[str, Any]:
+        """A listing pass once writes are open on the target: copies what the source has and the
+        target never had, deletes what the source deleted and the target still holds as copied
+        (what change events missed: S3 sends them at least once, not always at once, and a feed
+        closed after a crash missed what happened meanwhile); never undoes a write of the target's."""
+        with run.step("objects.reconcile", resumable=True):
+            return self._pass(run, "objects.reconcile", delete=True, spare_target=True)
+
+    def _begin(self, run: Run, kind: str) -> dict[str, Any]:
+        state: dict[str, Any] = {"state": "copying", "run": run.id, "pass": kind, "started_at": time.time(),
+                                 "hosts": {}}
+        self._write_state(state)
+        return state
+
+    def conclude(self, run: Run, step: str, fleet: Fleet, outcomes: dict[str, HostOutcome],
+                 state: dict[str, Any], started: float) -> dict[str, Any]:
+        """A pass's end: the shards' manifests made one (kept only if every shard is complete),
+        the state and the run's measures written; ``CopyIncomplete`` naming what failed."""
         shards = [self._shard_path(host) for host in fleet.hosts]
         merged = manifest.merge(*(manifest.read(path) for path in shards if path.is_file()))
         failures: list[str] = []
@@ -211,53 +243,35 @@ class ObjectMover(DataMover):
         return state
 
     def _on_hosts(self, fleet: Fleet, job: dict[str, Any], hosts: list[ObjectHost], *,
-                  known: Path | None = None,
-                  on_record: Callable[[ObjectHost, dict[str, Any]], None] | None = None,
-                  fetch_manifest: bool = False) -> dict[str, HostOutcome]:
-        """Run ``job`` on ``hosts`` side by side; records come back to this thread in order."""
-        records: queue.Queue[tuple[ObjectHost, dict[str, Any] | None]] = queue.Queue()
-        outcomes = {host.name: HostOutcome() for host in hosts}
+                  known: Path | None = None) -> dict[str, HostOutcome]:
+        return self._launch(fleet, job, hosts, known=known).wait()
+
+    def _launch(self, fleet: Fleet, job: dict[str, Any], hosts: list[ObjectHost], *,
+                known: Path | None = None, fetch_manifest: bool = False) -> HostJobs:
+        """Start ``job`` on ``hosts`` side by side, each with its shard of the manifest ``known``;
+        with ``fetch_manifest`` each shard's resulting manifest is brought back once it ends."""
         full = self._job(job)
 
-        def work(host: ObjectHost) -> None:
+        def work(host: ObjectHost, jobs: HostJobs) -> None:
             from toolkit import ssh
 
-            try:
-                with fleet.connect(host) as client:
-                    fleet.stop_worker(client)
-                    fleet.ship(client)
-                    host_job = dict(full)
-                    if known is not None and known.is_file():
-                        mine = [e for e in manifest.read(known)
-                                if shard_of(e.bucket, e.key, host.shards) == host.shard]
-                        ssh.write_private(client, f"{fleet.workdir}/known.jsonl",
-                                          "".join(e.to_line() + "\n" for e in mine).encode())
-                        host_job["known"] = "known.jsonl"
-                    for record in fleet.run_job(client, host, host_job):
-                        records.put((host, record))
-                    if fetch_manifest:
-                        data = ssh.read_remote(client, f"{fleet.workdir}/shard-{host.shard}.manifest.jsonl")
-                        self._shard_path(host).write_bytes(data)
-            except Exception as error:  # reported per host; the others go on
-                outcomes[host.name].error = error
-            finally:
-                records.put((host, None))
+            with fleet.connect(host) as client:
+                fleet.stop_worker(client)
+                fleet.ship(client)
+                host_job = dict(full)
+                if known is not None and known.is_file():
+                    mine = [e for e in manifest.read(known)
+                            if shard_of(e.bucket, e.key, host.shards) == host.shard]
+                    ssh.write_private(client, f"{fleet.workdir}/known.jsonl",
+                                      "".join(e.to_line() + "\n" for e in mine).encode())
+                    host_job["known"] = "known.jsonl"
+                for record in fleet.run_job(client, host, host_job, started=lambda s: jobs.attach(host, s)):
+                    jobs.put(host, record)
+                if fetch_manifest:
+                    data = ssh.read_remote(client, f"{fleet.workdir}/shard-{host.shard}.manifest.jsonl")
+                    self._shard_path(host).write_bytes(data)
 
-        threads = [threading.Thread(target=work, args=(host,), daemon=True) for host in hosts]
-        for thread in threads:
-            thread.start()
-        running = len(threads)
-        while running:
-            host, record = records.get()
-            if record is None:
-                running -= 1
-                continue
-            outcomes[host.name].records.append(record)
-            if on_record is not None:
-                on_record(host, record)
-        for thread in threads:
-            thread.join()
-        return outcomes
+        return HostJobs(hosts, work)
 
     def _job(self, job: dict[str, Any]) -> dict[str, Any]:
         """The job with both stores' endpoints and credentials (revealed here, for the 0600 job file)."""

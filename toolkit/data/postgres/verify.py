@@ -16,6 +16,7 @@ PostgreSQL's built-in types do, floating point included with ``extra_float_digit
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -81,8 +82,10 @@ def compare_table(conn: Any, target: TargetHost, table: Table, buckets: KeyBucke
         sql = checksums.digest_sql(table, buckets)
     else:
         sql = checksums.digest_sql(table, buckets, unsettled.buckets, unsettled.from_bucket)
-    source = source_digest(conn, sql)
-    return checksums.compare(source, target_digest(target, sql)), sum(int(d["rows"]) for d in source)
+    with ThreadPoolExecutor(1) as side:  # both servers digest at once
+        on_target = side.submit(target_digest, target, sql)
+        source = source_digest(conn, sql)
+        return checksums.compare(source, on_target.result()), sum(int(d["rows"]) for d in source)
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,23 @@
 Before the cutover window: preflight, a safety snapshot of the source, the standby target and
 its preflight, replication, the standby served (its database roles still shut), DNS TTLs lowered
 and waited out, everything compared. The window (writes frozen on the source until they open on
-the target): freeze, drain, sequences, the objects' final delta, continuity since the
-comparison, the DNS switch and its verification, writes opened (the target's roles may log in).
-After it: the app's health, the resolver checked once the old TTL has passed, TTLs restored, the
-source's replication objects removed, the report.
+the target): freeze, the objects' final pass started, drain, sequences, continuity since the
+comparison, the objects' final pass awaited, the DNS switch and its verification, writes opened
+(the target's roles may log in).
+After it: the app's health, a listing pass over the objects, the resolver checked once the old
+TTL has passed, TTLs restored, the source's replication objects removed, the report.
 """
 
 from __future__ import annotations
 
 from toolkit.migration.step import Step
-from toolkit.migration.steps.after import AppHealth, CleanUpSource, RestoreTtls, VerifyClients
+from toolkit.migration.steps.after import (
+    AppHealth,
+    CleanUpSource,
+    ReconcileObjects,
+    RestoreTtls,
+    VerifyClients,
+)
 from toolkit.migration.steps.before import (
     LowerTtls,
     Preflight,
@@ -28,6 +35,7 @@ from toolkit.migration.steps.window import (
     Drain,
     Freeze,
     ObjectsDelta,
+    ObjectsFinal,
     OpenWrites,
     Sequences,
     SwitchDns,
@@ -38,8 +46,8 @@ from toolkit.migration.steps.window import (
 STEPS: tuple[type[Step], ...] = (
     Preflight, SafetySnapshot, Standby, TargetPreflight, Replicate, ServeStandby,
     LowerTtls, WaitTtls, VerifyBeforeWindow,
-    Freeze, Drain, Sequences, ObjectsDelta, VerifyData, SwitchDns, VerifyDns, OpenWrites,
-    AppHealth, VerifyClients, RestoreTtls, CleanUpSource,
+    Freeze, ObjectsFinal, Drain, Sequences, VerifyData, ObjectsDelta, SwitchDns, VerifyDns, OpenWrites,
+    AppHealth, ReconcileObjects, VerifyClients, RestoreTtls, CleanUpSource,
 )
 
 

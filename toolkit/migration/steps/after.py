@@ -24,6 +24,22 @@ class AppHealth(AfterStep):
         ctx.run.measure(self.name, seconds_by_host=wait_app_healthy(ctx.loaded))
 
 
+class ReconcileObjects(AfterStep):
+    """One listing pass once writes are open, outside the window: whatever the change events
+    missed reaches the target (``ObjectMover.reconcile``), and nothing written there is undone."""
+
+    name: ClassVar[str] = "objects.after-window"
+
+    def run(self, ctx: MigrationContext) -> None:
+        if ctx.objects is None:
+            return
+        if ctx.objects_follower is not None:  # the window's final pass, recorded
+            ctx.objects_follower.result(ctx.run, "objects.follow")
+            ctx.objects_follower = None
+        state = ctx.objects.reconcile(ctx.run)
+        ctx.run.measure(self.name, **{k: state[k] for k in ("objects", "copied", "deleted", "seconds")})
+
+
 class VerifyClients(AfterStep):
     """Once the TTL in effect at the switch has passed, the caching resolver answers the target."""
 
@@ -55,9 +71,13 @@ class RestoreTtls(AfterStep):
 
 
 class CleanUpSource(AfterStep):
-    """The slot and publication leave the source (which stays frozen); the target's subscription goes."""
+    """The slot, publication and change feed leave the source (which stays frozen); the target's
+    subscription and the objects hosts' work directories go."""
 
     name: ClassVar[str] = "clean-up"
 
     def run(self, ctx: MigrationContext) -> None:
-        ctx.run.measure(self.name, removed=ctx.database.stop())
+        removed = ctx.database.stop()
+        if ctx.objects is not None:
+            removed += ctx.objects.stop()  # the source's change feed, the hosts' work directories
+        ctx.run.measure(self.name, removed=removed)

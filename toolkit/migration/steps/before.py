@@ -13,7 +13,8 @@ from toolkit.migration.steps.shared import put_dns_back, wait_until
 
 log = logging.getLogger(__name__)
 
-# The objects' passes before the window stop once one changes this few objects, or after this many.
+# The objects' passes before the window (``Follower.converge``) stop once one changes this few
+# objects, or after this many.
 CONVERGED_CHANGES = 50
 CONVERGE_PASSES = 4
 # Assumed until the probe has measured the path between the two servers.
@@ -243,48 +244,42 @@ class WaitTtls(Step):
 
 class VerifyBeforeWindow(Step):
     """The gate before the window, while the source still serves: every table compared (counts and
-    digests per key range) and the schemas; the objects brought current by a verified pass. Key
+    digests per key range) and the schemas; the objects brought current by passes that go on
+    until the window's final one (``ObjectMover.follow``), each object read back as copied. Key
     ranges that differ only because writes go on are left for the window to settle (``recheck``),
     so the window's cost follows what is being written, not the data's size."""
 
     name: ClassVar[str] = "verify"
 
     def run(self, ctx: MigrationContext) -> None:
+        if ctx.objects is not None and ctx.objects_follower is None:
+            ctx.objects_follower = ctx.objects.follow(ctx.run)  # its passes run beside the comparison
         result = ctx.database.verify(live=True)
         # Read after the comparison: an error from here on is one the window must see.
         ctx.run.measure(self.name, apply_errors=ctx.database.stream_health()["apply_errors"])
         ctx.run.measure(f"{result.kind}.verify", ok=result.ok, compared=result.compared,
                         differences=[f"{d.subject}: {d.message}" for d in result.differences])
-        if ctx.objects is not None:
-            state = converge_objects(ctx)
-            compared = {k: state[k] for k in ("objects", "copied", "kept", "deleted", "passes")}
-            ctx.run.measure("objects.verify", ok=state["state"] == "copied", compared=compared,
-                            differences=[])
         if not result.ok:
             raise CheckFailed("the target's database differs from the source: "
                               + "; ".join(f"{d.subject}: {d.message}" for d in result.differences[:5]))
+        if ctx.objects_follower is not None:
+            state = ctx.objects_follower.converge(ctx.run, self.name, changes=CONVERGED_CHANGES,
+                                                  passes=CONVERGE_PASSES)
+            if state["stalled"]:
+                ctx.run.note(f"objects: passes stopped shrinking ({state['copied']} objects copied in the "
+                             "last): the window's final pass will be about as large", step=self.name)
+            ctx.run.measure("objects.verify", ok=state["failed"] == 0, compared=state,
+                            differences=[] if state["failed"] == 0 else
+                            [f"objects: {state['failed']} could not be copied or proven in the last pass"])
+
+    def undo(self, ctx: MigrationContext) -> None:
+        if ctx.objects is not None:  # the followers and the source's change feed
+            if ctx.objects_follower is not None:
+                ctx.objects_follower.abandon()
+                ctx.objects_follower = None
+            ctx.objects.stop()
 
     def estimate(self, ctx: MigrationContext) -> float:
         from toolkit.migration.planning import data_sizes, probe_bandwidth
 
         return 2.0 + sum(data_sizes(ctx).values()) / probe_bandwidth(ctx)
-
-
-def converge_objects(ctx: MigrationContext) -> dict[str, Any]:
-    """Passes over the buckets until one finds little to do, as a live migration pre-copies memory:
-    each pass copies what was written during the one before, so passes shrink while the service
-    writes more slowly than we copy, and the window's final delta is the last, smallest one."""
-    assert ctx.objects is not None
-    passes, before = 0, None
-    while True:
-        state = ctx.objects.resync(ctx.run, delete=True)
-        passes += 1
-        changes = state["copied"] + state["deleted"]
-        # Not shrinking by a quarter: the service writes objects about as fast as we copy them.
-        stalled = before is not None and changes > 0.75 * before
-        if changes <= CONVERGED_CHANGES or stalled or passes == CONVERGE_PASSES:
-            if stalled:
-                ctx.run.note(f"objects: passes stopped shrinking ({before} then {changes} objects): the "
-                             "window's final delta will be about as large", step=VerifyBeforeWindow.name)
-            return {**state, "passes": passes}
-        before = changes

@@ -8,6 +8,7 @@ source unfrozen.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from toolkit.errors import CheckFailed
@@ -93,17 +94,42 @@ class Sequences(WindowStep):
         ctx.run.measure(self.name, synced=ctx.database.sync_sequences())
 
 
+class ObjectsFinal(WindowStep):
+    """The objects' final pass begins, right after the freeze, and runs while the database drains,
+    its sequences are synced and it is verified (``cutover.objects-delta`` waits for it).
+
+    The freeze suffices: the app writes an object before the row naming it commits, so once no
+    write can commit every acknowledged object is in the source's bucket, and the bucket is the
+    truth, deletions included. The followers started before the window copy what the source's
+    change feed still names, with warm clients (``ObjectMover.follow``)."""
+
+    name: ClassVar[str] = "cutover.objects-final"
+
+    def run(self, ctx: MigrationContext) -> None:
+        if ctx.objects_follower is not None:
+            ctx.objects_follower.finish()
+            ctx.run.measure(self.name, asked=True)
+
+    def estimate(self, ctx: MigrationContext) -> float:
+        return 0.0
+
+
 class ObjectsDelta(WindowStep):
-    """The objects' final delta: what is new, changed or deleted since the manifest, verified end to end."""
+    """The objects' final pass ended on every host, each copied object read back. A resumed run
+    has no followers (they ended with the process that started them): a full ``resync`` then."""
 
     name: ClassVar[str] = "cutover.objects-delta"
 
     def run(self, ctx: MigrationContext) -> None:
         if ctx.objects is None:
             return
-        # The source is frozen: its bucket is the truth, deletions made since the copy included.
-        state = ctx.objects.resync(ctx.run, delete=True)
-        ctx.run.measure(self.name, **{k: v for k, v in state.items() if isinstance(v, int | float | str)})
+        follower = ctx.objects_follower
+        if follower is None or follower.finished_at is None:
+            state = ctx.objects.resync(ctx.run, delete=True)
+            ctx.run.measure(self.name, **{k: v for k, v in state.items() if isinstance(v, int | float | str)})
+            return
+        # The shards' manifests come here after the window (objects.after-window).
+        ctx.run.measure(self.name, followed=True, **follower.final_pass())
 
 
 class VerifyData(WindowStep):
@@ -122,7 +148,11 @@ class VerifyData(WindowStep):
     def run(self, ctx: MigrationContext) -> None:
         from toolkit.migration.steps.before import VerifyBeforeWindow
 
-        health = ctx.database.stream_health()
+        unsettled = ctx.measured("database.verify").get("compared", {}).get("unsettled", [])
+        with ThreadPoolExecutor(1) as side:  # the target's health read while the ranges are digested
+            asked = side.submit(ctx.database.stream_health)
+            settled = ctx.database.recheck(unsettled)
+            health = asked.result()
         compared_at = ctx.measured(VerifyBeforeWindow.name).get("apply_errors")
         differences = [f"{table}: not streaming" for table in health["not_streaming"]]
         if health["apply_errors"] is None:
@@ -130,8 +160,6 @@ class VerifyData(WindowStep):
         elif health["apply_errors"] != compared_at:
             differences.append(f"subscription: {health['apply_errors'] - (compared_at or 0)} apply error(s) "
                                "since the data was compared")
-        unsettled = ctx.measured("database.verify").get("compared", {}).get("unsettled", [])
-        settled = ctx.database.recheck(unsettled)
         differences += [f"{d.subject}: {d.message}" for d in settled.differences]
         compared = {**health, "apply_errors_before": compared_at, "rechecked": settled.compared,
                     "drained_to": ctx.measured(Drain.name).get("lsn")}

@@ -32,7 +32,7 @@ def status(port):
 while True:
     seen = {port: status(port) for port in ports}
     if all(code == 200 for code in seen.values()) or time.monotonic() > deadline:
-        print(" ".join(f"{port}={code}" for port, code in seen.items()))
+        sys.stdout.write(" ".join(f"{port}={code}" for port, code in seen.items()) + "\n")
         break
     time.sleep(0.1)
 """

@@ -105,9 +105,14 @@ class Plan:
     gone: list[Entry] = field(default_factory=list)  # in the manifest, no longer on the source
 
 
-def plan(listing: Iterable[Listed], known: dict[ObjectId, Entry], target: Iterable[Listed]) -> Plan:
+def plan(listing: Iterable[Listed], known: dict[ObjectId, Entry], target: Iterable[Listed], *,
+         spare_target: bool = False) -> Plan:
     """What a pass copies: every listed object the manifest does not prove, or that is no longer on
-    the target as the copy left it (emptied, rebuilt or changed behind our back); what it no longer has."""
+    the target as the copy left it (emptied, rebuilt or changed behind our back); what it no longer has.
+
+    ``spare_target``: writes are open on the target, so what differs there may be the service's
+    own write. Then only objects the target has never had are copied, and only objects still as
+    the copy left them are deleted: nothing the service wrote or deleted there is undone."""
     result = Plan()
     seen: set[ObjectId] = set()
     on_target = {listed.id: listed for listed in target}
@@ -116,9 +121,12 @@ def plan(listing: Iterable[Listed], known: dict[ObjectId, Entry], target: Iterab
         entry = known.get(listed.id)
         if entry is not None and entry.proves(listed) and entry.still_on(on_target.get(listed.id)):
             result.keep.append(entry)
-        else:
+        elif not spare_target or (entry is None and listed.id not in on_target):
             result.copy.append(listed)
-    result.gone = [entry for oid, entry in known.items() if oid not in seen]
+        elif entry is not None:
+            result.keep.append(entry)  # the target's own version stands
+    result.gone = [entry for oid, entry in known.items() if oid not in seen
+                   and (not spare_target or entry.still_on(on_target.get(oid)))]
     return result
 
 

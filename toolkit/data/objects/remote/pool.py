@@ -3,10 +3,11 @@
 Profiling the pass showed a small object's time going to botocore building, signing and parsing
 requests under the GIL: one Python process with 16 threads keeps one core busy and its threads
 waiting. So the worker forks ``processes - 1`` children; the worker itself is the first
-process. The threads (``threads`` in all, split between the processes, so the bytes in flight and
-the memory stay those of ``threads`` copies) take objects from a shared queue, largest first so
-that a 64 MiB object does not finish alone at the end, and send back one ``Outcome`` each. The
-worker alone writes the progress file and the manifest, as before.
+process. The threads (``threads`` in all, split between the processes, so the bytes in flight
+and the memory stay those of ``threads`` copies) take objects from a shared queue, largest first
+so that a 64 MiB object does not finish alone at the end, and send back one ``Outcome`` each.
+The worker alone writes the progress file and the manifest. The processes stay up as long as
+the pool (``with``): the ``follow`` mode's passes do not pay for new processes and clients.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class _Finished:
     max_rss_kb: int
 
 
-def _copy_one(source: Any, target: Any, listed: Listed, settings: transfer.Settings) -> Outcome:
+def copy_one(source: Any, target: Any, listed: Listed, settings: transfer.Settings) -> Outcome:
+    """One object copied and proven, or why not, as an ``Outcome`` (never raises)."""
     try:
         return Outcome(listed, entry=transfer.copy_object(source, target, listed, settings))
     except Exception as error:  # sent back as text: a botocore error does not always pickle
@@ -60,7 +62,7 @@ def _serve(clients: Clients, settings: transfer.Settings, threads: int, tasks: A
 
     def loop() -> None:
         while (listed := tasks.get()) is not None:
-            results.put(_copy_one(source, target, listed, settings))
+            results.put(copy_one(source, target, listed, settings))
 
     workers = [threading.Thread(target=loop, daemon=True) for _ in range(threads)]
     for worker in workers:
@@ -80,7 +82,9 @@ def _die_with_parent() -> None:
 
 
 class CopyPool:
-    """Copies ``items`` and yields their outcomes as they come; ``children_max_rss_kb`` after."""
+    """Processes and threads that copy whatever ``copy`` is given, kept warm from ``with`` to its
+    end: the ``follow`` mode's passes reuse them, and the children are forked before the calling
+    process starts threads of its own (forking then would copy their locks)."""
 
     def __init__(self, clients: Clients, settings: transfer.Settings, *, processes: int,
                  threads: int) -> None:
@@ -89,47 +93,62 @@ class CopyPool:
         self.threads = max(1, threads)
         self.children_max_rss_kb = 0  # the sum of the children's peaks: they run side by side
         self.pids: list[int] = []  # the children's, once started
-
-    def run(self, items: list[Listed]) -> Iterator[Outcome]:
         context = multiprocessing.get_context("fork")
-        tasks: Any = context.Queue()
-        results: Any = context.Queue()
+        self._context = context
+        self._tasks: Any = context.Queue()
+        self._results: Any = context.Queue()
+        self._children: list[Any] = []
+        self._mine: threading.Thread | None = None
+
+    def __enter__(self) -> CopyPool:
         shares = [self.threads // self.processes + (i < self.threads % self.processes)
                   for i in range(self.processes)]
-        for listed in sorted(items, key=lambda item: item.size, reverse=True):
-            tasks.put(listed)
-        for _ in range(self.threads):
-            tasks.put(None)
-        # Children first: forking after this process started its own threads would copy their locks.
-        children = [context.Process(target=_serve, daemon=True,
-                                    args=(self.clients, self.settings, share, tasks, results, True))
-                    for share in shares[1:]]
-        for process in children:
+        self._children = [self._context.Process(target=_serve, daemon=True, args=(
+            self.clients, self.settings, share, self._tasks, self._results, True)) for share in shares[1:]]
+        for process in self._children:
             process.start()
-        self.pids = [process.pid for process in children if process.pid]
-        mine = threading.Thread(target=_serve, daemon=True,
-                                args=(self.clients, self.settings, shares[0], tasks, results, False))
-        mine.start()
-        pending, running = len(items), len(children)
-        try:
-            while pending or running:
-                try:
-                    got = results.get(timeout=CHILD_CHECK_S)
-                except queue.Empty:
-                    dead = [p for p in children if p.exitcode not in (None, 0)]
-                    if dead:
-                        code = dead[0].exitcode
-                        raise RuntimeError(f"a copy process ended with exit code {code}") from None
-                    continue
-                if isinstance(got, _Finished):
-                    self.children_max_rss_kb += got.max_rss_kb
-                    running -= 1
-                    continue
-                pending -= 1
-                yield got
-        finally:
-            for process in children:
-                if process.is_alive():
-                    process.terminate()
-                process.join()
-            mine.join(timeout=CHILD_CHECK_S)
+        self.pids = [process.pid for process in self._children if process.pid]
+        self._mine = threading.Thread(target=_serve, daemon=True, args=(
+            self.clients, self.settings, shares[0], self._tasks, self._results, False))
+        self._mine.start()
+        return self
+
+    def copy(self, items: list[Listed]) -> Iterator[Outcome]:
+        """Copy ``items``, largest first (a 64 MiB object must not finish alone at the end); yield
+        each one's outcome as it comes. Consume it whole before the next call."""
+        for listed in sorted(items, key=lambda item: item.size, reverse=True):
+            self._tasks.put(listed)
+        pending = len(items)
+        while pending:
+            try:
+                got = self._results.get(timeout=CHILD_CHECK_S)
+            except queue.Empty:
+                dead = [p for p in self._children if p.exitcode not in (None, 0)]
+                if dead:
+                    raise RuntimeError(f"a copy process ended with exit code {dead[0].exitcode}") from None
+                continue
+            if isinstance(got, _Finished):  # not expected before the end; counted all the same
+                self.children_max_rss_kb += got.max_rss_kb
+                continue
+            pending -= 1
+            yield got
+
+    def __exit__(self, *exc: object) -> None:
+        for _ in range(self.threads):
+            self._tasks.put(None)
+        running = sum(1 for process in self._children if process.is_alive())
+        while running and exc[0] is None:
+            try:
+                got = self._results.get(timeout=CHILD_CHECK_S)
+            except queue.Empty:
+                running = sum(1 for process in self._children if process.is_alive())
+                continue
+            if isinstance(got, _Finished):
+                self.children_max_rss_kb += got.max_rss_kb
+                running -= 1
+        for process in self._children:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+        if self._mine is not None:
+            self._mine.join(timeout=CHILD_CHECK_S)

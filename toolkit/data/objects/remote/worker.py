@@ -8,14 +8,13 @@ its shard's manifest in the work directory: ``shard-<i>.progress.jsonl`` grows a
 proven (a killed pass resumes from it) and ``shard-<i>.manifest.jsonl`` is the pass's result.
 
 Modes: ``preflight`` (looks only), ``copy`` (copies what the manifest does not prove; with
-``delete`` also removes from the target what the source no longer has), ``verify`` (changes
-nothing; ``deep`` reads every target object back), ``cleanup`` (aborts the copy's unfinished
-multipart uploads).
+``delete`` also removes from the target what the source no longer has), ``follow`` (copy passes
+one after another until told ``final`` on stdin: ``follow.py``), ``verify`` (changes nothing;
+reads every target object back), ``cleanup`` (aborts the copy's unfinished multipart uploads).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import resource
@@ -31,7 +30,7 @@ from botocore.config import Config
 
 from . import manifest, transfer
 from .manifest import Entry, Listed
-from .pool import CopyPool
+from .pool import CopyPool, Outcome
 from .sharding import shard_of
 
 PROGRESS_INTERVAL_S = 0.5
@@ -113,7 +112,8 @@ def copy(job: dict[str, Any], workdir: Path) -> int:
     threads = int(job.get("threads", 16))
     source, target = client(job["source"], threads), client(job["target"], threads)
     known = known_entries(job, workdir)
-    todo = manifest.plan(sharded(source, job), known, sharded(target, job))
+    todo = manifest.plan(sharded(source, job), known, sharded(target, job),
+                         spare_target=bool(job.get("spare_target")))
     counter = Counter(len(todo.copy), sum(listed.size for listed in todo.copy))
     say("plan", copy=len(todo.copy), copy_bytes=counter.total_bytes, keep=len(todo.keep), gone=len(todo.gone))
     checksums = bool(todo.copy) and transfer.probe_checksums(target, job["buckets"][0])
@@ -126,27 +126,18 @@ def copy(job: dict[str, Any], workdir: Path) -> int:
     failed: list[dict[str, str]] = []
     pool = CopyPool(lambda: (client(job["source"], threads), client(job["target"], threads)), settings,
                     processes=int(job.get("processes") or default_processes()), threads=threads)
-    outcomes = pool.run(todo.copy)
-    first = next(outcomes, None)  # the children are forked before this process starts more threads
-    counter.children = pool.pids
-    reporter = threading.Thread(target=counter.report, daemon=True)
-    reporter.start()
-    with progress_path.open("a", encoding="utf-8") as progress:
-        for outcome in itertools.chain([first] if first else [], outcomes):
-            listed = outcome.listed
-            if outcome.entry is None:
-                if outcome.vanished:
-                    # Deleted on the source since it was listed (the service keeps serving): not a
-                    # failure; the next pass no longer lists it.
-                    say("vanished", bucket=listed.bucket, key=listed.key)
-                    continue
-                failed.append({"bucket": listed.bucket, "key": listed.key, "message": outcome.error})
-                say("failed", bucket=listed.bucket, key=listed.key, message=outcome.error)
+    with pool, progress_path.open("a", encoding="utf-8") as progress:
+        counter.children = pool.pids
+        reporter = threading.Thread(target=counter.report, daemon=True)  # after the fork: see CopyPool
+        reporter.start()
+        for outcome in pool.copy(todo.copy):
+            entry = proven(outcome, failed)
+            if entry is None:
                 continue
-            copied.append(outcome.entry)
-            progress.write(outcome.entry.to_line() + "\n")
+            copied.append(entry)
+            progress.write(entry.to_line() + "\n")
             progress.flush()  # a killed pass resumes from what reached this file
-            counter.add(outcome.entry.size)
+            counter.add(entry.size)
     counter.stopped.set()
     reporter.join()
     counter.say()
@@ -157,6 +148,21 @@ def copy(job: dict[str, Any], workdir: Path) -> int:
         deleted=len(deleted), failed=failed, checksums="sha256" if checksums else "none",
         processes=pool.processes, **usage())
     return 1 if failed else 0
+
+
+def proven(outcome: Outcome, failed: list[dict[str, str]]) -> Entry | None:
+    """The copied object's entry, or None: a failure is said and added to ``failed``; an object
+    deleted on the source since it was listed (the service keeps serving) is no failure, the next
+    pass no longer lists it."""
+    listed = outcome.listed
+    if outcome.entry is not None:
+        return outcome.entry
+    if outcome.vanished:
+        say("vanished", bucket=listed.bucket, key=listed.key)
+    else:
+        failed.append({"bucket": listed.bucket, "key": listed.key, "message": outcome.error})
+        say("failed", bucket=listed.bucket, key=listed.key, message=outcome.error)
+    return None
 
 
 def delete_gone(target: Any, gone: list[Entry], failed: list[dict[str, str]]) -> list[Entry]:
@@ -188,15 +194,14 @@ def verify(job: dict[str, Any], workdir: Path) -> int:
     found = manifest.compare(source_listing, target_listing, known)
     named = {(m.bucket, m.key) for m in found}
     checked = 0
-    if job.get("deep"):
-        on_target = {listed.id for listed in target_listing}
-        entries = [entry for oid, entry in known.items() if oid in on_target and oid not in named]
-        with ThreadPoolExecutor(threads) as pool:
-            problems = pool.map(lambda e: transfer.read_back(target, e), entries)
-            for entry, problem in zip(entries, problems, strict=True):
-                checked += 1
-                if problem:
-                    found.append(manifest.Mismatch(entry.bucket, entry.key, problem))
+    on_target = {listed.id for listed in target_listing}
+    entries = [entry for oid, entry in known.items() if oid in on_target and oid not in named]
+    with ThreadPoolExecutor(threads) as pool:
+        problems = pool.map(lambda e: transfer.read_back(target, e), entries)
+        for entry, problem in zip(entries, problems, strict=True):
+            checked += 1
+            if problem:
+                found.append(manifest.Mismatch(entry.bucket, entry.key, problem))
     for mismatch in found:
         say("mismatch", bucket=mismatch.bucket, key=mismatch.key, message=mismatch.message)
     say("done", source_objects=len(source_listing), target_objects=len(target_listing),
@@ -311,6 +316,10 @@ def main(argv: list[str]) -> int:
             return preflight(job)
         if mode == "cleanup":
             return cleanup(job)
+        if mode == "follow":
+            from .follow import follow  # it builds on this module
+
+            return follow(job, workdir)
         say("error", message=f"unknown mode {mode!r}")
         return 2
     except Exception as error:  # reported as a line: the controller names the host and shard
