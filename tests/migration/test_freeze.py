@@ -120,15 +120,19 @@ def test_a_hostile_read_write_client_gets_no_write_in_after_the_freeze(source: P
     writer.start()
     while len(writer.acknowledged) < 50:
         time.sleep(0.01)
+    idle = [psycopg.connect(source.dsn(DB, "fz_owner", "pw"), autocommit=True) for _ in range(5)]  # a pool
     journaled: list[dict[str, bool]] = []
     with admin(source) as conn:
         frozen = freeze(conn, "fz_admin", before_change=journaled.append)
     at_freeze = count(source)
+    for pooled in idle:  # every session ended, the idle ones too
+        with pytest.raises(psycopg.OperationalError):
+            pooled.execute("SELECT 1")
     time.sleep(1.0)  # the client keeps trying: reconnecting, BEGIN READ WRITE, INSERT
     writer.stop.set()
     writer.join()
     assert journaled == [frozen.roles]
-    assert frozen.terminated >= 1
+    assert frozen.terminated >= len(idle) + 1
     assert count(source) == at_freeze, "a write got in after the freeze"
     with source.connect(DB) as conn:
         ids = {r[0] for r in conn.execute("SELECT id FROM notes")}

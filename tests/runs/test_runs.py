@@ -62,6 +62,19 @@ def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
     with journal.path.open("a") as handle:
         handle.write('{"event": "step-sta')
     assert [r["event"] for r in journal.records()] == ["note"]
+    # The resumed run's first record starts on a line of its own, not glued to the torn one.
+    journal.append({"event": "run-resumed"})
+    assert [r["event"] for r in journal.records()] == ["note", "run-resumed"]
+    assert [r["event"] for r in Journal(tmp_path).records()] == ["note", "run-resumed"]
+
+
+def test_a_journal_reads_what_others_appended_since_it_last_read(tmp_path: Path) -> None:
+    reader, writer = Journal(tmp_path), Journal(tmp_path)
+    writer.append({"event": "run-started"})
+    assert [r["event"] for r in reader.records()] == ["run-started"]
+    writer.append({"event": "measure", "step": "copy", "values": {"rows": 1}})
+    writer.append({"event": "measure", "step": "copy", "values": {"rows": 2}})
+    assert [r.get("values") for r in reader.records()] == [None, {"rows": 1}, {"rows": 2}]
 
 
 def test_a_live_lock_refuses_a_second_run() -> None:

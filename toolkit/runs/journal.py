@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -28,12 +29,20 @@ class Journal:
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / JOURNAL_NAME
+        # What was read so far: steps read their run's journal often (inside the cutover window
+        # too), so each read parses only the lines appended since the last one.
+        self._read: list[dict[str, Any]] = []
+        self._offset = 0
+        self._reading = threading.Lock()  # a run's threads (a follower's pump) read it too
 
     def append(self, record: Mapping[str, Any]) -> dict[str, Any]:
         entry = {"at": round(time.time(), 3), **record}
         line = json.dumps(entry, default=_plain, sort_keys=True) + "\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = "\n" + line  # after a line torn by kill -9: this record stays whole
             os.write(fd, line.encode())
             os.fsync(fd)
         finally:
@@ -42,14 +51,21 @@ class Journal:
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every complete record in order; a line torn by a crash is skipped."""
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return
-        for line in text.splitlines():
+        with self._reading:
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict):
-                yield record
+                with self.path.open("rb") as handle:
+                    handle.seek(self._offset)
+                    appended = handle.read()
+            except FileNotFoundError:
+                return
+            complete = appended.rfind(b"\n") + 1  # a last line without its newline is being written
+            self._offset += complete
+            for line in appended[:complete].decode("utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(record, dict):
+                    self._read.append(record)
+            read = list(self._read)
+        yield from read

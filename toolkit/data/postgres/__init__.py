@@ -171,8 +171,8 @@ class PostgresMover(DataMover):
     def stream_health(self) -> dict[str, Any]:
         """What the cutover window checks instead of digesting everything again: the subscription's
         error count and the tables that are not streaming. Reads the target only; cheap at any size."""
-        tables = stream.subscription_tables(self.target, self.names)
-        return {"apply_errors": stream.apply_errors(self.target, self.names), "tables": len(tables),
+        tables, errors = stream.health(self.target, self.names)
+        return {"apply_errors": errors, "tables": len(tables),
                 "not_streaming": sorted(name for name, state in tables.items() if state != "ready")}
 
     def stop(self) -> list[str]:

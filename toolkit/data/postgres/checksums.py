@@ -38,13 +38,29 @@ def digest_sql(table: Table, buckets: KeyBuckets | None = None, only: Sequence[i
         digest = UNORDERED.format(h=ROW_HASH)
         bucket = "0"
     where = ""
-    if only is not None and bucket != "0":
-        chosen = [f"{bucket} IN ({', '.join(str(int(b)) for b in only)})"] if only else []
-        chosen += [f"{bucket} >= {int(from_bucket)}"] if from_bucket is not None else []
-        where = f" WHERE {' OR '.join(chosen) or 'false'}"
+    if only is not None and bucket != "0" and buckets is not None:
+        where = f" WHERE {_key_ranges(f't.{ident(table.key[0])}', buckets, only, from_bucket)}"
     inner = (f"SELECT {bucket} AS bucket, count(*) AS rows, {digest} AS digest "
              f"FROM {table.qualified} AS t{where} GROUP BY 1")
     return f"SELECT coalesce(json_agg(d ORDER BY d.bucket), '[]'::json) FROM ({inner}) AS d"
+
+
+def _key_ranges(key: str, buckets: KeyBuckets, only: Sequence[int], from_bucket: int | None) -> str:
+    """``only``'s buckets and every one from ``from_bucket`` up, as ranges of the key itself: the
+    primary key's index finds them, where a condition on the bucket expression reads the whole table."""
+    runs: list[list[int]] = []  # adjacent buckets as one range
+    for b in sorted({int(b) for b in only if from_bucket is None or b < from_bucket}):
+        if runs and runs[-1][1] == b:
+            runs[-1][1] = b + 1
+        else:
+            runs.append([b, b + 1])
+    def low(bucket: int) -> int:
+        return buckets.origin + bucket * buckets.width
+
+    ranges = [f"({key} >= {low(first)} AND {key} < {low(end)})" for first, end in runs]
+    if from_bucket is not None:
+        ranges.append(f"{key} >= {low(int(from_bucket))}")
+    return " OR ".join(ranges) or "false"
 
 
 def compare(source: list[dict[str, object]], target: list[dict[str, object]]) -> list[str]:

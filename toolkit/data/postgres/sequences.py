@@ -17,11 +17,12 @@ from toolkit.data.postgres.target import TargetHost
 def read(conn: Any) -> dict[str, tuple[int, bool]]:
     names = query(conn, "SELECT schemaname, sequencename FROM pg_sequences "
                         "WHERE schemaname NOT LIKE 'toolkit\\_%' ORDER BY 1, 2")
-    values: dict[str, tuple[int, bool]] = {}
-    for schema, name in names:
-        last_value, is_called = query(conn, f"SELECT last_value, is_called FROM {qualified(schema, name)}")[0]
-        values[qualified(schema, name)] = (int(last_value), bool(is_called))
-    return values
+    if not names:
+        return {}
+    # One round trip for all of them (the cutover window waits on it).
+    each = [f"SELECT {literal(qualified(schema, name))}, last_value, is_called FROM {qualified(schema, name)}"
+            for schema, name in names]
+    return {name: (int(value), bool(called)) for name, value, called in query(conn, " UNION ALL ".join(each))}
 
 
 def sync_sql(values: dict[str, tuple[int, bool]]) -> str:

@@ -88,16 +88,29 @@ def drop_subscription(target: TargetHost, names: Names) -> bool:
     return True
 
 
+STATES = {"i": "initializing", "d": "copying", "f": "copied", "s": "synchronized", "r": "ready"}
+
+
+def _tables_sql(names: Names) -> str:
+    return ("SELECT coalesce(json_agg(json_build_array(format('%s.%s', n.nspname, c.relname), "
+            "r.srsubstate)), '[]') "
+            "FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid "
+            "JOIN pg_class c ON c.oid = r.srrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            f"WHERE s.subname = {literal(names.subscription)}")
+
+
+def _errors_sql(names: Names) -> str:
+    return ("SELECT to_json(apply_error_count + sync_error_count) FROM pg_stat_subscription_stats "
+            f"WHERE subname = {literal(names.subscription)}")
+
+
+def _states(rows: list[list[str]] | None) -> dict[str, str]:
+    return {name: STATES.get(state, state) for name, state in rows or []}
+
+
 def subscription_tables(target: TargetHost, names: Names) -> dict[str, str]:
     """Each subscribed table's state: ``ready`` once it is streaming."""
-    states = {"i": "initializing", "d": "copying", "f": "copied", "s": "synchronized", "r": "ready"}
-    rows = target.json(
-        "SELECT coalesce(json_agg(json_build_array(format('%s.%s', n.nspname, c.relname), "
-        "r.srsubstate)), '[]') "
-        "FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid "
-        "JOIN pg_class c ON c.oid = r.srrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-        f"WHERE s.subname = {literal(names.subscription)}")
-    return {name: states.get(state, state) for name, state in rows or []}
+    return _states(target.json(_tables_sql(names)))
 
 
 def receipt(target: TargetHost, names: Names) -> dict[str, Any]:
@@ -113,7 +126,11 @@ def receipt(target: TargetHost, names: Names) -> dict[str, Any]:
 def apply_errors(target: TargetHost, names: Names) -> int | None:
     """Errors the subscription's workers met since it was made (applying or syncing a table);
     ``None`` when there is no subscription. A change the target refused shows here."""
-    errors = target.json(
-        "SELECT to_json(apply_error_count + sync_error_count) FROM pg_stat_subscription_stats "
-        f"WHERE subname = {literal(names.subscription)}")
+    errors = target.json(_errors_sql(names))
     return None if errors is None else int(errors)
+
+
+def health(target: TargetHost, names: Names) -> tuple[dict[str, str], int | None]:
+    """``subscription_tables`` and ``apply_errors`` in one round trip (the cutover window's)."""
+    both = target.json(f"SELECT json_build_array(({_tables_sql(names)}), ({_errors_sql(names)}))")
+    return _states(both[0]), None if both[1] is None else int(both[1])

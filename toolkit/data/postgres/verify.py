@@ -63,7 +63,7 @@ def buckets_for(conn: Any, table: Table) -> KeyBuckets:
     return key_buckets(low, high, int(rows))
 
 
-def source_digest(conn: Any, sql: str) -> list[dict[str, Any]]:
+def source_digest(conn: Any, sql: str) -> list[Any]:
     with conn.transaction():
         for statement in SESSION_SETTINGS.split(";"):
             if statement.strip():
@@ -71,7 +71,7 @@ def source_digest(conn: Any, sql: str) -> list[dict[str, Any]]:
         return list(scalar(conn, sql))
 
 
-def target_digest(target: TargetHost, sql: str) -> list[dict[str, Any]]:
+def target_digest(target: TargetHost, sql: str) -> list[Any]:
     return list(target.json(sql, prelude=SESSION_SETTINGS))
 
 
@@ -82,10 +82,18 @@ def compare_table(conn: Any, target: TargetHost, table: Table, buckets: KeyBucke
         sql = checksums.digest_sql(table, buckets)
     else:
         sql = checksums.digest_sql(table, buckets, unsettled.buckets, unsettled.from_bucket)
-    with ThreadPoolExecutor(1) as side:  # both servers digest at once
-        on_target = side.submit(target_digest, target, sql)
-        source = source_digest(conn, sql)
-        return checksums.compare(source, on_target.result()), sum(int(d["rows"]) for d in source)
+    [(source, on_target)] = digest_both(conn, target, [sql])
+    return checksums.compare(source, on_target), sum(int(d["rows"]) for d in source)
+
+
+def digest_both(conn: Any, target: TargetHost, sqls: list[str]) -> list[tuple[list[Any], list[Any]]]:
+    """Each digest query's result on the source and on the target: both servers digest at once,
+    and each side answers every query in one round trip (the cutover window counts them)."""
+    together = "SELECT array_to_json(ARRAY[" + ", ".join(f"({sql})" for sql in sqls) + "]::json[])"
+    with ThreadPoolExecutor(1) as side:
+        on_target = side.submit(target_digest, target, together)
+        source = source_digest(conn, together)
+        return list(zip(source, on_target.result(), strict=True))
 
 
 @dataclass(frozen=True)
@@ -114,15 +122,17 @@ def recheck(conn: Any, target: TargetHost, unsettled: list[Unsettled]) -> Verifi
     drained): the window's cost follows what was being written, not the data's size."""
     result = Verification(kind="database", proves=RECHECK_PROVES)
     tables = {t.label: t for t in catalog.tables_from(scalar(conn, catalog.TABLES_SQL))}
+    present = [item for item in unsettled if item.table in tables]
+    result.differences += [Difference(item.table, "is gone from the source")
+                           for item in unsettled if item.table not in tables]
+    sqls = [checksums.digest_sql(tables[item.table], KeyBuckets(item.origin, item.width), item.buckets,
+                                 item.from_bucket) for item in present]
+    digests = digest_both(conn, target, sqls) if sqls else []
     rows = 0
-    for item in unsettled:
-        table = tables.get(item.table)
-        if table is None:
-            result.differences.append(Difference(item.table, "is gone from the source"))
-            continue
-        problems, counted = compare_table(conn, target, table, KeyBuckets(item.origin, item.width), item)
-        result.differences += [Difference(table.label, problem.split(": ", 1)[1]) for problem in problems]
-        rows += counted
+    for item, (source, on_target) in zip(present, digests, strict=True):
+        result.differences += [Difference(item.table, problem)
+                               for problem in checksums.compare(source, on_target)]
+        rows += sum(int(d["rows"]) for d in source)
     result.compared = {"tables": len(unsettled), "rows": rows}
     return result
 
