@@ -172,6 +172,9 @@ def test_the_dry_run_changes_nothing_anywhere(lab_standby: dict[str, Any]) -> No
     documented = {"steps", "estimated_total_seconds", "dns_changes", "ansible_check", "data_sizes",
                   "fits_deadline"}
     assert documented <= set(plan)
+    # The CI gate passes on an unchanged lab, every part judged (tests/migration/test_gate.py fails one).
+    assert plan["gate"]["passed"], plan["gate"]
+    assert set(plan["gate"]["parts"]) == {"spec", "ansible_check", "pulumi_preview", "parity", "objectives"}
     first = ["preflight", "safety-snapshot", "standby", "preflight.target", "replicate"]
     assert [s["name"] for s in plan["steps"]][:5] == first
     assert all(s["estimate_seconds"] >= 0 for s in plan["steps"])

@@ -12,7 +12,7 @@ from rich.console import Console
 from toolkit import interface
 from toolkit.cli import EXIT_CODES, cli, emit_json, json_option, spec_option
 from toolkit.cli.progress import event_view
-from toolkit.errors import BadInput
+from toolkit.errors import BadInput, CheckFailed
 
 to_option = click.option("--to", "target", type=click.Choice(["baremetal"]), required=True,
                          help="Where the service goes.")
@@ -31,12 +31,20 @@ def _show_plan(plan: dict[str, Any]) -> None:
                   f"{plan['bytes_per_second'] / 1024**2:.0f} MiB/s (probed)", highlight=False)
     if plan["fits_deadline"] is not None:
         console.print("fits the deadline" if plan["fits_deadline"] else "[red]does NOT fit the deadline[/]")
+    for name, part in plan["gate"]["parts"].items():
+        mark = "[green]ok[/]" if part["ok"] else "[red]FAILED[/]"
+        console.print(f"  gate {name:<15} {mark}  {part['reason']}", highlight=False)
 
 
-def _plan(target: str, spec_path: Path | None, deadline: str | None, as_json: bool) -> dict[str, Any]:
+def _plan(target: str, spec_path: Path | None, deadline: str | None, as_json: bool, *,
+          gate: bool = True) -> dict[str, Any]:
+    """Print the plan; with ``gate``, exit 1 (CheckFailed) when a part of the CI gate failed."""
     with event_view(as_json) as view:
         plan = interface.plan_migration(target, spec_path, deadline=deadline, listeners=[view]).to_json()
     emit_json(plan) if as_json else _show_plan(plan)
+    failed = {name: part["reason"] for name, part in plan["gate"]["parts"].items() if not part["ok"]}
+    if failed and gate:
+        raise CheckFailed("the gate failed: " + "; ".join(f"{name}: {why}" for name, why in failed.items()))
     return plan
 
 
@@ -47,7 +55,8 @@ def _plan(target: str, spec_path: Path | None, deadline: str | None, as_json: bo
 @json_option
 def plan(target: str, deadline: str | None, spec_path: Path | None, as_json: bool) -> None:
     """The dry run and CI gate: every step, its estimate, DNS changes, Ansible's check mode, data
-    sizes and whether it fits the deadline. Changes nothing anywhere."""
+    sizes and whether it fits the deadline; the gate's verdicts (spec, Ansible check mode, Pulumi
+    preview, parity, objectives), exit 1 when one fails. Changes nothing anywhere."""
     _plan(target, spec_path, deadline, as_json)
 
 
@@ -81,7 +90,7 @@ def migrate(target: str, dry_run: bool, yes: bool, resume: str | None, deadline:
     if not yes and resume is None:
         if not sys.stdin.isatty():
             raise BadInput("migrate changes production: confirm with --yes (no terminal to ask on)")
-        _plan(target, spec_path, deadline, as_json=False)
+        _plan(target, spec_path, deadline, as_json=False, gate=False)  # the operator weighs a failed part
         click.confirm("Migrate now?", abort=True, err=True)
     console = Console(stderr=True)
     with event_view(as_json) as view:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -63,8 +64,13 @@ class PlannedStep:
 
 
 def plan(steps: Sequence[Step], ctx: MigrationContext) -> list[PlannedStep]:
-    """Every step's plan and estimate; changes nothing anywhere."""
-    return [PlannedStep(step.name, step.estimate(ctx), step.plan(ctx)) for step in steps]
+    """Every step's plan and estimate; changes nothing anywhere. Steps that plan slowly are
+    planned in the background while the others are planned in order."""
+    with ThreadPoolExecutor(1) as beside:
+        slow = {step.name: beside.submit(step.plan, ctx) for step in steps if step.plans_slowly}
+        plans = {step.name: step.plan(ctx) for step in steps if not step.plans_slowly}
+        plans.update({name: future.result() for name, future in slow.items()})
+    return [PlannedStep(step.name, step.estimate(ctx), plans[step.name]) for step in steps]
 
 
 def execute(steps: Sequence[Step], ctx: MigrationContext) -> None:

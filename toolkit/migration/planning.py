@@ -58,6 +58,7 @@ class MigrationPlan:
     bytes_per_second: float
     deadline: str | None
     planned_at: float = field(default_factory=time.time)
+    gate: dict[str, Any] = field(default_factory=dict)  # the CI gate's verdicts (``gate.py``)
 
     @property
     def estimated_total_seconds(self) -> float:
@@ -88,17 +89,21 @@ class MigrationPlan:
             "ansible_check": by_name.get("standby", {}).get("ansible_check"),
             "deadline": self.deadline,
             "fits_deadline": self.fits_deadline,
+            "gate": self.gate,
             "details": {name: plan for name, plan in by_name.items()
                         if plan and name not in ("dns.lower-ttls", "standby")},
         }
 
 
 def make_plan(ctx: MigrationContext) -> MigrationPlan:
+    from toolkit.migration import gate
     from toolkit.migration.engine import plan
     from toolkit.migration.steps import migration_steps
 
     steps = migration_steps()
     planned = plan(steps, ctx)
     rows = [{**p.to_json(), "in_window": step.in_window} for p, step in zip(planned, steps, strict=True)]
-    return MigrationPlan(steps=rows, data_sizes=data_sizes(ctx), bytes_per_second=probe_bandwidth(ctx),
-                         deadline=ctx.deadline.isoformat() if ctx.deadline else None)
+    made = MigrationPlan(steps=rows, data_sizes=data_sizes(ctx), bytes_per_second=probe_bandwidth(ctx),
+                            deadline=ctx.deadline.isoformat() if ctx.deadline else None)
+    made.gate = gate.to_json(gate.judge(ctx, made))
+    return made

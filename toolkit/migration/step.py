@@ -22,6 +22,9 @@ class Step(ABC):
     opens_writes: ClassVar[bool] = False
     # Part of the cutover window (writes frozen until they open on the target).
     in_window: ClassVar[bool] = False
+    # Its ``plan`` takes long and needs nothing the others' do (Ansible's check mode): the dry run
+    # starts it first and plans the other steps beside it.
+    plans_slowly: ClassVar[bool] = False
 
     @abstractmethod
     def run(self, ctx: MigrationContext) -> None:

@@ -103,6 +103,7 @@ class Standby(Step):
     """The target provisioned as a standby: database empty, app stopped, maintenance page."""
 
     name: ClassVar[str] = "standby"
+    plans_slowly: ClassVar[bool] = True  # Ansible's check mode of every host
 
     def run(self, ctx: MigrationContext) -> None:
         from toolkit.targets.baremetal.provision import provision_baremetal
