@@ -54,12 +54,9 @@ def _key_ranges(key: str, buckets: KeyBuckets, only: Sequence[int], from_bucket:
             runs[-1][1] = b + 1
         else:
             runs.append([b, b + 1])
-    def low(bucket: int) -> int:
-        return buckets.origin + bucket * buckets.width
-
-    ranges = [f"({key} >= {low(first)} AND {key} < {low(end)})" for first, end in runs]
+    ranges = [f"({key} >= {buckets.low(first)} AND {key} < {buckets.low(end)})" for first, end in runs]
     if from_bucket is not None:
-        ranges.append(f"{key} >= {low(int(from_bucket))}")
+        ranges.append(f"{key} >= {buckets.low(int(from_bucket))}")
     return " OR ".join(ranges) or "false"
 
 

@@ -73,8 +73,11 @@ class KeyBuckets:
         """The key values [low, high) of ``bucket``, None when there is one bucket."""
         if self.width <= 0:
             return None
-        low = self.origin + bucket * self.width
-        return low, low + self.width
+        return self.low(bucket), self.low(bucket + 1)
+
+    def low(self, bucket: int) -> int:
+        """The smallest key value of ``bucket``."""
+        return self.origin + bucket * self.width
 
 
 def key_buckets(low: int | None, high: int | None, rows: int, *,
