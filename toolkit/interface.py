@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from toolkit.discovery import Discovery
     from toolkit.dns.cutover import Outcome as DnsOutcome
     from toolkit.dns.world import DnsWorld
+    from toolkit.drills.drill import DrillOutcome
     from toolkit.lockin import LockinReport
     from toolkit.migration.planning import MigrationPlan
     from toolkit.parity import ParityReport
@@ -143,19 +144,20 @@ def iam_policy(command: str, spec_path: Path | str | None = None) -> dict[str, A
     return iam.policy_document(command, spec)
 
 
-def lab_up(name: str = "default", hosts: int = 5, *,
+def lab_up(name: str = "default", hosts: int = 5, *, drill_hosts: int = 0,
            listeners: list[Listener] | None = None) -> dict[str, Any]:
     """Bring the lab ``name`` up (or return its status if it already is); see ``toolkit.lab``.
 
+    ``drill_hosts`` more bare-metal hosts follow the ``hosts`` production ones, for ``toolkit drill``.
     A run of its own (kind ``lab-up``): each phase is a step that ``listeners`` see.
     """
     from toolkit.lab import api
     from toolkit.runs import Run
     from toolkit.runs.sequence import StepSequence
 
-    with Run.start("lab-up", listeners=listeners or [], meta={"lab": name, "hosts": hosts}) as run, \
-            StepSequence(run) as step:
-        return api.up(name, hosts, progress=step)
+    meta = {"lab": name, "hosts": hosts, "drill_hosts": drill_hosts}
+    with Run.start("lab-up", listeners=listeners or [], meta=meta) as run, StepSequence(run) as step:
+        return api.up(name, hosts, drill_hosts=drill_hosts, progress=step)
 
 
 def lab_status(name: str = "default") -> dict[str, Any]:
@@ -323,3 +325,22 @@ def rollback_migration(run_id: str, spec_path: Path | str | None = None, *,
     from toolkit.migration.migrate import rollback_migration as undo
 
     return undo(load_spec(spec_path), run_id, listeners=listeners or [])
+
+
+def drill(target: str, spec_path: Path | str | None = None, *, keep: bool = False,
+          load_journal: Path | None = None, load_url: str | None = None, resolve_with: str | None = None,
+          listeners: list[Listener] | None = None) -> DrillOutcome:
+    """Rehearse the migration into the drill's environment, measure it, tear it down."""
+    from toolkit.drills.drill import drill as run_drill
+    from toolkit.migration.migrate import LoadWatch
+
+    load = LoadWatch(load_journal, load_url, resolve_with) if load_journal and load_url else None
+    return run_drill(load_spec(spec_path), target, keep=keep, load=load, listeners=listeners or [])
+
+
+def drill_cleanup(spec_path: Path | str | None = None, *,
+                  listeners: list[Listener] | None = None) -> str | None:
+    """Tear down what a drill that is not running left; the run it belonged to, or None."""
+    from toolkit.drills.drill import cleanup
+
+    return cleanup(load_spec(spec_path), listeners=listeners or [])

@@ -1,4 +1,4 @@
-"""Names, subnets and groups of a lab: pure functions, no root needed."""
+"""Names, subnets and groups of a lab (drill hosts included): pure functions, no root needed."""
 
 from __future__ import annotations
 
@@ -7,8 +7,16 @@ import ipaddress
 import pytest
 
 from toolkit.errors import BadInput
-from toolkit.lab.layout import groups, plan_members
-from toolkit.lab.names import IFNAME_MAX, RESERVED, LabNames, check_name, choose_subnet
+from toolkit.lab.layout import check_size, drill_groups, groups, plan_members
+from toolkit.lab.names import (
+    IFNAME_MAX,
+    MAX_BAREMETAL,
+    RESERVED,
+    LabNames,
+    baremetal_octet,
+    check_name,
+    choose_subnet,
+)
 
 NAMES = ["default", "pytest", "a", "b", "pytest-x", "pytest-y", "a-very-long-lab-name-24c"]
 
@@ -91,3 +99,43 @@ def test_members_have_unique_addresses_in_the_lab_subnet() -> None:
     assert {m.name for m in members} == {"moto", "registry", "route53-ns", "resolver", "aws-db", "aws-app",
                                          "bm1", "bm2", "bm3", "bm4", "bm5"}
     assert len({m.veth for m in members}) == len(members)
+
+
+def test_drill_hosts_follow_the_production_hosts_in_a_layout_of_their_own() -> None:
+    assert drill_groups(5, 1) == {group: ["bm6"] for group in groups(1)}
+    # Three production hosts and five drill hosts: the five-host layout, on bm4..bm8.
+    assert drill_groups(3, 5) == {"db": ["bm4"], "app": ["bm5", "bm6"], "web": ["bm5", "bm6"],
+                                  "objects": ["bm7"], "dns": ["bm8", "bm7"]}
+    assert drill_groups(5, 0) == {group: [] for group in groups(5)}
+
+
+def test_members_with_drill_hosts() -> None:
+    names = LabNames("pytest")
+    subnet = choose_subnet("pytest", [])
+    members = plan_members(names, subnet, 2, 1)
+    bare = {m.name: m for m in members if m.side == "baremetal"}
+    assert list(bare) == ["bm1", "bm2", "bm3"]
+    # Production hosts are exactly what a lab without drill hosts has.
+    without = {m.name: m for m in plan_members(names, subnet, 2) if m.side == "baremetal"}
+    assert [bare[name] for name in without] == list(without.values())
+    assert not any(m.drill for m in without.values())
+    # The one drill host carries every group, and is the same kind of host as the others.
+    drill = bare["bm3"]
+    assert drill.drill and drill.groups == ["db", "app", "web", "objects", "dns"]
+    assert (drill.kind, drill.octet, drill.netns) == ("container", baremetal_octet(3), names.netns("bm3"))
+    assert names.is_own_netns(drill.netns) and names.is_own_link(drill.veth)
+    assert not any(m.drill for m in members if m.name != "bm3")
+    addresses = [m.address for m in members]
+    assert len(set(addresses)) == len(addresses)
+
+
+def test_drill_hosts_count_against_the_bare_metal_limit() -> None:
+    check_size(MAX_BAREMETAL - 1, 1)
+    check_size(1, 0)
+    for count, drill, message in ((MAX_BAREMETAL, 1, "--hosts plus --drill-hosts"),
+                                  (1, MAX_BAREMETAL, "--hosts plus --drill-hosts"),
+                                  (1, -1, "--drill-hosts"), (0, 1, "--hosts")):
+        with pytest.raises(BadInput, match=message):
+            check_size(count, drill)
+    with pytest.raises(BadInput):
+        plan_members(LabNames("pytest"), choose_subnet("pytest", []), MAX_BAREMETAL, 1)

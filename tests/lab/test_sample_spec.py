@@ -5,6 +5,7 @@ No root needed: these are the pure parts of ``lab up`` (reading the sample, writ
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import yaml
 
 from tests.fixtures.spec import SAMPLE, SAMPLE_ENV
 from toolkit.errors import EnvironmentNotReady
-from toolkit.lab.artifacts import SpecWiring, lab_spec, sample_spec
+from toolkit.lab.artifacts import DRILL_INVENTORY, SpecWiring, lab_spec, sample_spec
 from toolkit.spec import SpecError, parse_spec
 from toolkit.spec.model import App, Database
 
@@ -61,6 +62,18 @@ def test_the_lab_spec_points_every_secret_at_the_lab(tmp_path: Path) -> None:
     assert refs and all(ref.env is None for ref in refs.values())
     assert spec.app.source == "/opt/src/refservice"
     assert spec.targets.aws is not None and spec.targets.aws.endpoint == WIRING.moto_url
+
+
+def test_the_lab_spec_names_the_drill_hosts_only_when_there_are_some(tmp_path: Path) -> None:
+    sample = sample_spec(SAMPLE)
+    assert "drill" not in lab_spec(sample, WIRING)["targets"]["baremetal"]
+    lab = lab_spec(sample, dataclasses.replace(WIRING, drill_hosts=1))
+    assert lab["targets"]["baremetal"]["drill"] == {"inventory": "inventory/drill.yml", "label": "drill"}
+    spec = parse_spec(yaml.safe_dump(lab), "lab.yaml", tmp_path / "lab.yaml", check_environment=False).spec
+    bare = spec.targets.baremetal
+    assert bare is not None and bare.drill is not None
+    assert (bare.drill.inventory, bare.drill.label) == (DRILL_INVENTORY, "drill")
+    assert bare.inventory != bare.drill.inventory
 
 
 def test_a_sample_without_dns_is_refused_in_one_sentence(tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ def parse(args: list[str]) -> click.Context:
 
 
 def test_the_workflows_are_shipped() -> None:
-    assert [w.name for w in WORKFLOWS] == ["exit-path-gate.yml"]
+    assert [w.name for w in WORKFLOWS] == ["exit-path-drill.yml", "exit-path-gate.yml"]
 
 
 @pytest.mark.skipif(shutil.which("actionlint") is None and not Path(".venv/bin/actionlint").exists(),

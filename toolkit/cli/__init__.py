@@ -71,6 +71,7 @@ def _register() -> None:
     from toolkit.cli import (  # noqa: F401
         discover,
         dns,
+        drill,
         lab,
         migrate,
         parity,

@@ -33,12 +33,16 @@ def _show_status(console: Console, status: dict[str, Any]) -> None:
     for host in status["hosts"]:
         services = ", ".join(f"[{'green' if s['healthy'] else 'red'}]{s['name']}[/]"
                              for s in host["services"])
-        table.add_row(host["name"], host["address"], host["side"], ",".join(host["groups"]) or "-", services)
+        side = f"{host['side']} (drill)" if host.get("drill") else host["side"]
+        table.add_row(host["name"], host["address"], side, ",".join(host["groups"]) or "-", services)
     console.print(table)
-    for label, key in (("spec", "spec"), ("inventory", "inventory"), ("AWS endpoint", "aws_endpoint"),
+    for label, key in (("spec", "spec"), ("inventory", "inventory"), ("drill hosts", "drill_inventory"),
+                       ("AWS endpoint", "aws_endpoint"),
                        ("app", "app_url"), ("source DSN", "source_dsn"), ("pgpass", "pgpassfile"),
                        ("SSH", "ssh_key"), ("known_hosts", "known_hosts")):
         value = status.get(key)
+        if key == "drill_inventory" and value is None:
+            continue  # a lab without drill hosts
         if key == "ssh_key":
             value = f"{status['ssh_user']}@<host> with {value}"
         console.print(f"[bold]{label:>12}[/]  {value}")
@@ -50,15 +54,18 @@ def _show_status(console: Console, status: dict[str, Any]) -> None:
 @name_option
 @click.option("--hosts", "hosts_count", type=click.IntRange(1, 200), default=5, show_default=True,
               help="Number of bare-metal hosts (bm1..bmN).")
+@click.option("--drill-hosts", "drill_hosts", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Bare-metal hosts for `toolkit drill` after those (bm(N+1)..bm(N+M)), "
+                   "in inventory/drill.yml; N+M is at most 200.")
 @json_option
-def up(name: str, hosts_count: int, as_json: bool) -> None:
+def up(name: str, hosts_count: int, drill_hosts: int, as_json: bool) -> None:
     """Bring the lab up (the image is built on the first run, then cached).
 
     If the lab is already up and healthy, nothing changes and its status is shown; a lab that
     is half there or unhealthy is torn down and rebuilt.
     """
     with event_view(as_json) as view:
-        status = interface.lab_up(name, hosts_count, listeners=[view])
+        status = interface.lab_up(name, hosts_count, drill_hosts=drill_hosts, listeners=[view])
     if as_json:
         emit_json(status)
     else:

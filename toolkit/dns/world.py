@@ -42,17 +42,21 @@ class Switch:
 class DnsWorld:
     service: str
     zone: str
-    source: Route53Provider
+    source: Provider
     targets: list[PowerDnsProvider]
     switches: list[Switch]
     cutover_ttl: int
     resolver: str | None
     registry: PowerDnsRegistry | None
     target_delegation: Delegation  # ttl: 0 until the parent's is known
+    # A drill's world: the source is read (synced to the targets) and never changed; only the
+    # targets' records are lowered, switched and put back (``toolkit.drills.dns``).
+    source_read_only: bool = False
 
     @property
     def providers(self) -> list[Provider]:
-        return [self.source, *self.targets]
+        """The providers whose records the cutover changes."""
+        return list(self.targets) if self.source_read_only else [self.source, *self.targets]
 
     @property
     def subject(self) -> str:
@@ -150,6 +154,6 @@ def route53_servers(world: DnsWorld) -> list[str]:
 
 def servers(world: DnsWorld) -> dict[str, list[str]]:
     """Each provider's authoritative servers by address."""
-    if not world.source.servers:
+    if not world.source_read_only and not world.source.servers:
         world.source.servers = route53_servers(world)
     return {p.id: p.servers for p in world.providers}

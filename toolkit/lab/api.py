@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from toolkit.errors import BadInput, EnvironmentNotReady
+from toolkit.errors import EnvironmentNotReady
 from toolkit.lab import (
     artifacts,
     aws_side,
@@ -28,8 +28,8 @@ from toolkit.lab import (
     snapshots,
     teardown,
 )
-from toolkit.lab.layout import plan_members
-from toolkit.lab.names import MAX_BAREMETAL, OPERATOR_OCTET, LabNames, address, check_name, choose_subnet
+from toolkit.lab.layout import check_size, plan_members
+from toolkit.lab.names import OPERATOR_OCTET, LabNames, address, check_name, choose_subnet
 from toolkit.lab.record import RECORD, LabRecord, Member, lab_dir, labs_root, other_records
 from toolkit.lab.status import lab_status
 from toolkit.lab.tools import file_lock, require_root, require_tools
@@ -56,19 +56,19 @@ def _leftovers(names: LabNames, directory: Path) -> bool:
     return directory.exists() or bool(network.own_namespaces(names)) or bool(network.own_links(names))
 
 
-def up(name: str = DEFAULT_NAME, hosts_count: int = DEFAULT_HOSTS, *,
+def up(name: str = DEFAULT_NAME, hosts_count: int = DEFAULT_HOSTS, *, drill_hosts: int = 0,
        progress: Progress | None = None) -> dict[str, Any]:
-    """Bring lab ``name`` up with ``hosts_count`` bare-metal hosts; return its status."""
+    """Bring lab ``name`` up with ``hosts_count`` bare-metal hosts, and ``drill_hosts`` more for
+    ``toolkit drill`` (bm(N+1)..bm(N+M)); return its status."""
     step = progress or _quiet
+    check_size(hosts_count, drill_hosts)  # the user's mistake first, whatever the machine
     _preflight(name)
-    if not 1 <= hosts_count <= MAX_BAREMETAL:
-        raise BadInput(f"--hosts must be between 1 and {MAX_BAREMETAL}, not {hosts_count}")
     names = LabNames(name)
     directory = lab_dir(name)
     existing = LabRecord.load(directory / RECORD)
     if existing is not None and existing.phase == "up":
         current = lab_status(existing)
-        if current["healthy"] and existing.hosts == hosts_count:
+        if current["healthy"] and (existing.hosts, existing.drill_hosts) == (hosts_count, drill_hosts):
             step(f"lab {name} is already up")
             return {**current, "already_up": True}
         step(f"lab {name} exists but is unhealthy or differently sized: rebuilding it")
@@ -90,8 +90,9 @@ def up(name: str = DEFAULT_NAME, hosts_count: int = DEFAULT_HOSTS, *,
         directory.mkdir(parents=True, exist_ok=True)
         directory.chmod(0o700)
         record = LabRecord(name=name, tag=names.tag, subnet=str(subnet), dir=str(directory),
-                           hosts=hosts_count, phase="starting", image=str(rootfs),
-                           members=plan_members(names, subnet, hosts_count), created_at=time.time())
+                           hosts=hosts_count, drill_hosts=drill_hosts, phase="starting", image=str(rootfs),
+                           members=plan_members(names, subnet, hosts_count, drill_hosts),
+                           created_at=time.time())
         record.save()
     try:
         _build(record, names, rootfs, binaries, step)
@@ -116,7 +117,7 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, binaries: dict[str,
     admin = (database.admin or database.owner).name
     creds = artifacts.Secrets.generate()
     members = {m.name: m for m in record.members}
-    baremetal = [m for m in record.members if m.side == "baremetal"]
+    baremetal = [m for m in record.members if m.side == "baremetal"]  # the drill hosts too
     containers = [m for m in record.members if m.kind == "container"]
     moto, db, app = members["moto"], members["aws-db"], members["aws-app"]
     moto_url = f"http://{moto.address}:{artifacts.MOTO_PORT}"
@@ -133,7 +134,8 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, binaries: dict[str,
     host_keys = {m.name: keys.ssh_keypair(f"root@{m.name}") for m in containers}
     artifacts.write_known_hosts(directory, [(m.address, host_keys[m.name].public_line) for m in baremetal])
     load_balancer_tls = artifacts.write_tls(directory, record.name, artifacts.zone_of(sample),
-                                            [m for m in baremetal if "web" in m.groups])
+                                            [m for m in baremetal if "web" in m.groups and not m.drill],
+                                            [m for m in baremetal if m.drill])
     artifacts.write_pgpass(directory, db.address, record.aws["db_port"], [
         (database.name, database.owner.name, creds.db_owner_password),
         ("*", admin, creds.db_admin_password)])
@@ -230,7 +232,8 @@ def _build(record: LabRecord, names: LabNames, rootfs: Path, binaries: dict[str,
         objects_address=_first(record.members, "objects").address,
         dns_address=_first(record.members, "dns").address,
         resolver_address=record.member(dns_world.RESOLVER).address,
-        registry_address=record.member(dns_world.REGISTRY).address)
+        registry_address=record.member(dns_world.REGISTRY).address,
+        drill_hosts=record.drill_hosts)
     spec_path = artifacts.write_spec(directory, record.name, sample_path, sample, wiring)
     from toolkit.spec import load_spec
 
@@ -246,7 +249,8 @@ def _pid(member: Member) -> int:
 
 
 def _first(members: list[Member], group: str) -> Member:
-    return next(m for m in members if group in m.groups)
+    """The first production host in ``group`` (drill hosts serve the drill, not the service)."""
+    return next(m for m in members if group in m.groups and not m.drill)
 
 
 def status(name: str = DEFAULT_NAME, *, probe: bool = True) -> dict[str, Any]:

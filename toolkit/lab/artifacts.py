@@ -4,7 +4,8 @@ Layout of ``<state_root>/labs/<name>/``::
 
     lab.json               the lab's record (see record.py)
     service.yaml           the reference service's spec, wired to this lab
-    inventory/hosts.yml    Ansible inventory of the bare-metal hosts
+    inventory/hosts.yml    Ansible inventory of the production bare-metal hosts
+    inventory/drill.yml    Ansible inventory of the drill hosts (only with ``--drill-hosts``)
     ssh/id_ed25519(.pub)   the operator key (deploy user on bare-metal hosts)
     ssh/known_hosts        every host key, by address; the only one the toolkit trusts
     secrets/*              one secret per file, mode 0600, referenced by the spec
@@ -32,6 +33,8 @@ from toolkit.spec import Spec, load_spec
 
 SPEC = "service.yaml"
 INVENTORY = "inventory/hosts.yml"
+DRILL_INVENTORY = "inventory/drill.yml"
+DRILL_LABEL = "drill"  # the drill's names in the lab: drill.<zone>, www.drill.<zone>
 SSH_KEY = "ssh/id_ed25519"
 KNOWN_HOSTS = "ssh/known_hosts"
 PGPASS = "pgpass"
@@ -145,33 +148,56 @@ def write_known_hosts(labdir: Path, entries: list[tuple[str, str]]) -> Path:
     return path
 
 
-def write_tls(labdir: Path, lab: str, zone: str, web_hosts: list[Member]) -> keys.Pem:
+def write_tls(labdir: Path, lab: str, zone: str, web_hosts: list[Member],
+              drill_hosts: list[Member] | None = None) -> keys.Pem:
     """The lab CA and the bare-metal service's pair in the lab's files; returns the AWS side's
     load balancer's own pair for the service's names (as ACM's would be: it never leaves that
-    host, so no file of the lab and no operator's command holds its key)."""
+    host, so no file of the lab and no operator's command holds its key).
+
+    With drill hosts the service's pair also covers them and the drill's names
+    (``drill.<zone>``, ``www.drill.<zone>``): a drill deploys the same spec, certificate and all.
+    """
     ca, ca_key, ca_cert = keys.lab_ca(lab)
     (labdir / CA_CERT).parent.mkdir(parents=True, exist_ok=True)
     (labdir / CA_CERT).write_bytes(ca.certificate)
     write_private(labdir / "tls/ca.key", ca.key)
     apex = zone.rstrip(".")
-    names = [apex, f"www.{apex}", *(f"{host.name}.{apex}" for host in web_hosts),
-             *(host.name for host in web_hosts)]
-    pem = keys.server_certificate(ca_key, ca_cert, names, [host.address for host in web_hosts])
+    served = [*web_hosts, *(drill_hosts or [])]
+    drill_names = [f"{DRILL_LABEL}.{apex}", f"www.{DRILL_LABEL}.{apex}"] if drill_hosts else []
+    names = [apex, f"www.{apex}", *drill_names, *(f"{host.name}.{apex}" for host in served),
+             *(host.name for host in served)]
+    pem = keys.server_certificate(ca_key, ca_cert, names, [host.address for host in served])
     write_private(labdir / SERVICE_CERT, pem.certificate)
     write_private(labdir / SERVICE_KEY, pem.key)
     return keys.server_certificate(ca_key, ca_cert, [apex, f"www.{apex}"], [])
 
 
-def write_inventory(labdir: Path, members: list[Member], weed: Path) -> Path:
-    """The bare-metal hosts in groups; SSH settings are not here, they come from the spec."""
+def write_inventory(labdir: Path, members: list[Member], weed: Path) -> list[Path]:
+    """The production bare-metal hosts in groups (``inventory/hosts.yml``) and, if the lab has
+    drill hosts, those in ``inventory/drill.yml`` with the same variables; returns what it wrote.
+
+    SSH settings are not here, they come from the spec.
+    """
     baremetal = [m for m in members if m.side == "baremetal"]
+    written = [_write_inventory(labdir / INVENTORY, [m for m in baremetal if not m.drill], weed,
+                                "the lab's production bare-metal hosts")]
+    drill = [m for m in baremetal if m.drill]
+    if drill:
+        written.append(_write_inventory(labdir / DRILL_INVENTORY, drill, weed,
+                                        "the lab's drill hosts, for `toolkit drill`"))
+    else:
+        (labdir / DRILL_INVENTORY).unlink(missing_ok=True)
+    return written
+
+
+def _write_inventory(path: Path, hosts: list[Member], weed: Path, what: str) -> Path:
     children: dict[str, Any] = {}
     for group in GROUPS:
         children[group] = {"hosts": {
             m.name: {"ansible_host": m.address, "service_address": m.address}
-            for m in baremetal if group in m.groups}}
+            for m in hosts if group in m.groups}}
     ungrouped = {m.name: {"ansible_host": m.address, "service_address": m.address}
-                 for m in baremetal if not m.groups}
+                 for m in hosts if not m.groups}
     inventory: dict[str, Any] = {"all": {
         "vars": {
             "ansible_user": "deploy",
@@ -184,9 +210,8 @@ def write_inventory(labdir: Path, members: list[Member], weed: Path) -> Path:
         **({"hosts": ungrouped} if ungrouped else {}),
         "children": children,
     }}
-    path = labdir / INVENTORY
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("# Written by `toolkit lab up`: the lab's bare-metal hosts.\n"
+    path.write_text(f"# Written by `toolkit lab up`: {what}.\n"
                     + yaml.safe_dump(inventory, sort_keys=False))
     return path
 
@@ -208,6 +233,7 @@ class SpecWiring:
     dns_address: str
     resolver_address: str
     registry_address: str
+    drill_hosts: int = 0
 
 
 def lab_spec(sample: Spec, wiring: SpecWiring) -> dict[str, Any]:
@@ -248,6 +274,10 @@ def lab_spec(sample: Spec, wiring: SpecWiring) -> dict[str, Any]:
                 "api_port": PDNS_API_PORT, "api_key": secret("pdns_api_key"),
                 "nameservers": [f"ns1.{zone}.", f"ns2.{zone}."]},
     })
+    if wiring.drill_hosts:
+        bare["drill"] = {"inventory": DRILL_INVENTORY, "label": DRILL_LABEL}
+    else:
+        bare.pop("drill", None)  # the lab has no hosts for one
     spec["targets"] = {"aws": aws, "baremetal": bare}
     spec["dns"] = {**spec["dns"], **lab_dns(wiring)}
     for record in spec["dns"]["records"]:

@@ -1,4 +1,8 @@
-"""Which hosts a lab has, their addresses, and which Ansible groups each bare-metal host is in."""
+"""Which hosts a lab has, their addresses, and which Ansible groups each bare-metal host is in.
+
+Bare-metal hosts are bm1..bmN (production) followed by bm(N+1)..bm(N+M), the drill hosts that
+``toolkit drill`` rehearses a migration onto: the same kind of host, in a layout of their own.
+"""
 
 from __future__ import annotations
 
@@ -38,18 +42,42 @@ def groups(count: int) -> dict[str, list[str]]:
     return layout
 
 
-def plan_members(names: LabNames, subnet: ipaddress.IPv4Network, count: int) -> list[Member]:
+def drill_groups(count: int, drill: int) -> dict[str, list[str]]:
+    """Group -> host names for ``drill`` drill hosts after ``count`` production hosts: the layout
+    of ``groups(drill)``, on bm(count+1)..bm(count+drill); empty groups without drill hosts."""
+    if drill == 0:
+        return {group: [] for group in GROUPS}
+    return {group: [f"bm{count + int(host.removeprefix('bm'))}" for host in hosts]
+            for group, hosts in groups(drill).items()}
+
+
+def check_size(count: int, drill: int = 0) -> None:
     if not 1 <= count <= MAX_BAREMETAL:
         raise BadInput(f"--hosts must be between 1 and {MAX_BAREMETAL}, not {count}")
-    layout = groups(count)
+    if drill < 0:
+        raise BadInput(f"--drill-hosts must be 0 or more, not {drill}")
+    if count + drill > MAX_BAREMETAL:
+        raise BadInput(f"--hosts plus --drill-hosts must be at most {MAX_BAREMETAL} bare-metal hosts, "
+                       f"not {count} + {drill}")
 
-    def member(host: str, side: str, kind: str, octet: int) -> Member:
+
+def plan_members(names: LabNames, subnet: ipaddress.IPv4Network, count: int, drill: int = 0) -> list[Member]:
+    """Every member of a lab with ``count`` production and ``drill`` drill bare-metal hosts."""
+    check_size(count, drill)
+    production, rehearsal = groups(count), drill_groups(count, drill)
+
+    def member(host: str, side: str, kind: str, octet: int, *, layout: dict[str, list[str]] | None = None,
+               is_drill: bool = False) -> Member:
         return Member(name=host, side=side, kind=kind, octet=octet, address=address(subnet, octet),
                       netns=names.netns(host), veth=names.veth(octet),
-                      groups=[group for group in GROUPS if host in layout[group]])
+                      groups=[group for group in GROUPS if host in (layout or {}).get(group, [])],
+                      drill=is_drill)
 
     members = [member("moto", "aws", "process", MOTO_OCTET)]
     members += [member(host, "dns", "process", octet) for host, octet in DNS_OCTETS.items()]
     members += [member(host, "aws", "container", AWS_OCTETS[host]) for host in AWS_HOSTS]
-    members += [member(f"bm{i}", "baremetal", "container", baremetal_octet(i)) for i in range(1, count + 1)]
+    members += [member(f"bm{i}", "baremetal", "container", baremetal_octet(i), layout=production)
+                for i in range(1, count + 1)]
+    members += [member(f"bm{i}", "baremetal", "container", baremetal_octet(i), layout=rehearsal,
+                       is_drill=True) for i in range(count + 1, count + drill + 1)]
     return members

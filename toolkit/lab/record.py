@@ -40,6 +40,7 @@ class Member:
     groups: list[str] = field(default_factory=list)
     pid: int | None = None
     cgroups: list[str] = field(default_factory=list)
+    drill: bool = False  # a drill host (``toolkit drill``'s own), not a production one
 
 
 @dataclass
@@ -49,6 +50,7 @@ class LabRecord:
     subnet: str
     dir: str
     hosts: int
+    drill_hosts: int = 0  # after the production hosts: bm(hosts+1)..bm(hosts+drill_hosts)
     phase: str = "planned"  # planned -> starting -> up
     image: str | None = None
     members: list[Member] = field(default_factory=list)

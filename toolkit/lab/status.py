@@ -97,7 +97,7 @@ def _dns_addresses(record: LabRecord) -> dict[str, Any]:
     """Who answers for the zone: the resolver, the registry, each authoritative server by address."""
     world = dict(record.aws.get("dns", {}))
     world.pop("route53_mirror_pid", None)
-    world["powerdns"] = [m.address for m in record.members if "dns" in m.groups]
+    world["powerdns"] = [m.address for m in record.members if "dns" in m.groups and not m.drill]
     return world
 
 
@@ -108,7 +108,7 @@ def lab_status(record: LabRecord, *, probe: bool = True) -> dict[str, Any]:
     for member in record.members:
         members.append({
             "name": member.name, "address": member.address, "side": member.side, "kind": member.kind,
-            "groups": member.groups, "netns": member.netns, "pid": member.pid,
+            "groups": member.groups, "drill": member.drill, "netns": member.netns, "pid": member.pid,
             "services": _member_services(record, member, labdir) if probe else [],
         })
     db = next((m for m in record.members if m.name == "aws-db"), None)
@@ -120,6 +120,8 @@ def lab_status(record: LabRecord, *, probe: bool = True) -> dict[str, Any]:
         "dir": str(labdir),
         "spec": str(labdir / artifacts.SPEC),
         "inventory": str(labdir / artifacts.INVENTORY),
+        "drill_hosts": record.drill_hosts,
+        "drill_inventory": str(labdir / artifacts.DRILL_INVENTORY) if record.drill_hosts else None,
         "aws_endpoint": aws.get("endpoint"),
         "aws_region": artifacts.AWS_REGION,
         "ssh_user": "deploy",

@@ -35,6 +35,14 @@ class MigrationContext:
     extra: dict[str, Any] = field(default_factory=dict)
     # The objects kept current from the gate before the window to its final pass (this process only).
     objects_follower: Follower | None = None
+    # A drill's context: the production spec it rehearses (``loaded`` is the drill's, see
+    # ``toolkit.drills.environment``). The source then gets nothing but the replication slot and
+    # publication, and Route53 is only read.
+    rehearses: LoadedSpec | None = None
+
+    @property
+    def drill(self) -> bool:
+        return self.rehearses is not None
 
     def measured(self, step: str) -> dict[str, Any]:
         """What ``step`` measured in this run (e.g. the freeze's saved roles), also after a crash."""
@@ -63,6 +71,10 @@ class MigrationContext:
         if self.loaded.spec.dns is None or self.loaded.spec.targets.baremetal is None \
                 or self.loaded.spec.targets.baremetal.dns is None:
             return None
+        if self.rehearses is not None:
+            from toolkit.drills.dns import drill_world
+
+            return drill_world(self.rehearses, self.loaded)
         from toolkit.dns.world import load_world
 
         return load_world(self.loaded)

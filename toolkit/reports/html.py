@@ -94,7 +94,7 @@ def _axis(value: float, label: str) -> str:
     return human_bytes(value) if "bytes" in label else f"{value:.2f} s"
 
 
-def _table(headers: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
+def table(headers: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
@@ -103,7 +103,7 @@ def _table(headers: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
 def _summary(report: RunReport, duration: float) -> str:
     data = report.to_json()
     lost = data["rpo"]["acknowledged_writes_lost"]
-    return _table(("measure", "value"), [
+    return table(("measure", "value"), [
         ("status", report.status), ("RTO (writes frozen to writes open)", _fmt(report.rto_seconds)),
         ("client-visible outage", _fmt(data["client_outage_seconds"])),
         ("acknowledged writes lost", "-" if lost is None else lost), ("duration", _fmt(duration))])
@@ -143,7 +143,7 @@ def _data(report: RunReport, start: float, end: float) -> list[str]:
              for kind, v in sorted(report.data_moved().items())]
     return ["<h2>Replication lag</h2>", lag_chart, "<h2>Throughput per data kind</h2>",
             _lines("throughput", _series(report, "rate", by_kind=True), start, end, "throughput"),
-            _table(("kind", "bytes", "seconds", "throughput"), moved)]
+            table(("kind", "bytes", "seconds", "throughput"), moved)]
 
 
 def _verifications(report: RunReport) -> list[str]:
@@ -152,7 +152,7 @@ def _verifications(report: RunReport) -> list[str]:
         return ["<h2>Verifications</h2>", '<p class="empty">no verification recorded</p>']
     rows = [(v["step"], "identical" if v.get("ok") else "DIFFERENT",
              "; ".join(str(d) for d in v.get("differences", [])) or "-") for v in found]
-    return ["<h2>Verifications</h2>", _table(("step", "verdict", "differences"), rows)]
+    return ["<h2>Verifications</h2>", table(("step", "verdict", "differences"), rows)]
 
 
 def _notes(report: RunReport) -> list[str]:
@@ -162,14 +162,16 @@ def _notes(report: RunReport) -> list[str]:
     return ["<h2>Notes</h2>", "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>"]
 
 
-def render_html(report: RunReport) -> str:
+def render_html(report: RunReport, extra: Sequence[str] = ()) -> str:
+    """The page; ``extra`` sections (HTML, escaped by their maker) follow the summary (a drill's
+    objectives and trend, ``toolkit.drills.report``)."""
     start = report.started_at or (report.steps[0].started_at if report.steps else time.time())
     end = report.ended_at or max([s.ended_at or s.started_at for s in report.steps] + [start + 1])
     color = {"succeeded": "#2e7d32", "rolled_back": "#ef6c00"}.get(report.status, "#c62828")
     title = f"{escape(report.kind)} run {escape(report.run_id)}"
     badge = f'<span class="badge" style="background:{color}">{escape(report.status)}</span>'
     sections = [f"<h1>{title} {badge}</h1>",
-                _summary(report, end - start), "<h2>Timeline</h2>",
+                _summary(report, end - start), *extra, "<h2>Timeline</h2>",
                 _gantt(report.steps, start, end, "timeline", report.cutover),
                 *_cutover(report, end), *_data(report, start, end), *_verifications(report), *_notes(report)]
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'

@@ -109,6 +109,9 @@ def _files(spec: Spec, located: Located, base_dir: Path) -> Iterator[SpecIssue]:
     if bare is not None and not (base_dir / bare.inventory).exists():
         yield located.issue(IssueKind.MISSING_FILE, ("targets", "baremetal", "inventory"),
                             f"inventory {base_dir / bare.inventory} does not exist")
+    if bare is not None and bare.drill is not None and not (base_dir / bare.drill.inventory).exists():
+        yield located.issue(IssueKind.MISSING_FILE, ("targets", "baremetal", "drill", "inventory"),
+                            f"drill inventory {base_dir / bare.drill.inventory} does not exist")
     if bare is not None and not (base_dir / Path(bare.ssh.known_hosts).expanduser()).is_file():
         yield located.issue(IssueKind.MISSING_FILE, ("targets", "baremetal", "ssh", "known_hosts"),
                             f"known_hosts file {base_dir / bare.ssh.known_hosts} does not exist")

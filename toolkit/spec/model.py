@@ -296,11 +296,22 @@ class Ssh(Strict):
     known_hosts: str = Field(min_length=1, description="the one known_hosts file used, strictly")
 
 
+class Drill(Strict):
+    """Where ``toolkit drill`` rehearses the exit: hosts of its own and DNS names of its own."""
+
+    inventory: str = Field(min_length=1, description="the drill hosts' Ansible inventory, relative to the "
+                                                     "spec; none of them may be a production host")
+    label: str = Field(default="drill", pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+                       description="the drill's zone is LABEL.<zone>, served by the drill hosts' "
+                                   "PowerDNS only")
+
+
 class BaremetalTarget(Strict):
     inventory: str = Field(min_length=1, description="Ansible inventory, relative to the spec")
     ssh: Ssh
     object_store: ObjectStore
     dns: BaremetalDns | None = None
+    drill: Drill | None = None
 
 
 class Targets(Strict):

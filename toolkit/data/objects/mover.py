@@ -165,21 +165,23 @@ class ObjectMover(DataMover):
         jobs = self._launch(fleet, job, fleet.hosts, known=self._manifest_path(), fetch_manifest=True)
         return self.conclude(run, step, fleet, jobs.wait(progress), state, started)
 
-    def follow(self, run: Run) -> Follower:
+    def follow(self, run: Run, *, events: bool = True) -> Follower:
         """Start the ``follow`` mode on every objects host (``remote/follow.py``): passes one after
-        another, with deletions, until ``Follower.finish``; the follower's passes are the state's."""
+        another, with deletions, until ``Follower.finish``; the follower's passes are the state's.
+        Without ``events`` (or when the source's change feed cannot be opened) each pass lists
+        the buckets."""
         from toolkit.data.objects.feed import ChangeFeed
         from toolkit.data.objects.follower import Follower
 
         fleet = Fleet.of(self.loaded)
         feed = ChangeFeed(self.loaded)
-        try:
-            feed.open()  # before the workers' first listing: every change after it is an event
-            events = True
-        except (BotoCoreError, ClientError) as error:
-            run.note(f"objects: no change events from the source ({error}); the passes list the buckets",
-                     step="objects.follow")
-            events = False
+        if events:
+            try:
+                feed.open()  # before the workers' first listing: every change after it is an event
+            except (BotoCoreError, ClientError) as error:
+                run.note(f"objects: no change events from the source ({error}); the passes list the buckets",
+                         step="objects.follow")
+                events = False
         state = self._begin(run, "follow")
         jobs = self._launch(fleet, {"mode": "follow", "delete": True, "events": events},
                             fleet.hosts, known=self._manifest_path(), fetch_manifest=True)

@@ -168,6 +168,17 @@ class PostgresMover(DataMover):
         with connect(self.endpoint) as conn:
             return verifying.recheck(conn, self.target, [verifying.Unsettled(**item) for item in unsettled])
 
+    def key_ceilings(self, unsettled: list[dict[str, Any]]) -> dict[str, int]:
+        """A drill's marker: the largest key, now, of each unsettled table with an integer key."""
+        with connect(self.endpoint) as conn:
+            return verifying.key_ceilings(conn, [verifying.Unsettled(**item) for item in unsettled])
+
+    def recheck_live(self, unsettled: list[dict[str, Any]], ceilings: dict[str, int]) -> Verification:
+        """A drill's recheck: ``recheck`` while the source still takes writes (``verify.recheck_live``)."""
+        with connect(self.endpoint) as conn:
+            return verifying.recheck_live(conn, self.target, self.names,
+                                          [verifying.Unsettled(**item) for item in unsettled], ceilings)
+
     def stream_health(self) -> dict[str, Any]:
         """What the cutover window checks instead of digesting everything again: the subscription's
         error count and the tables that are not streaming. Reads the target only; cheap at any size."""
@@ -313,6 +324,21 @@ class PostgresMover(DataMover):
                 raise CheckFailed(f"the target did not catch up within {CATCH_UP_TIMEOUT_S:.0f} s "
                                   f"({lag} bytes behind); see replicate --status")
             time.sleep(0.5)
+
+    def detach(self) -> bool:
+        """The target stops applying the source's changes (a drill's target once its writes opened)."""
+        return stream.disable_subscription(self.target, self.names)
+
+    def release_source(self) -> list[str]:
+        """The source's slot and publication only, for when ``stop`` could not reach the target:
+        the target's reader is cut off first (a drill's teardown must free the source whatever
+        became of its hosts)."""
+        with connect(self.endpoint) as conn:
+            conn.execute("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                         "WHERE slot_name = %s AND active", (self.names.slot,))
+            names = self.names
+            removed = [f"replication slot {names.slot}"] * stream.drop_slot(conn, names)
+            return removed + [f"publication {names.publication}"] * stream.drop_publication(conn, names)
 
     def _remove_source_objects(self, conn: Any) -> list[str]:
         removed = []

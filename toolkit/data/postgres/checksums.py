@@ -27,9 +27,10 @@ UNORDERED = ("coalesce(sum(('x' || substr({h}, 1, 15))::bit(60)::bigint::numeric
 
 
 def digest_sql(table: Table, buckets: KeyBuckets | None = None, only: Sequence[int] | None = None,
-               from_bucket: int | None = None) -> str:
+               from_bucket: int | None = None, up_to: int | None = None) -> str:
     """The digest query for ``table`` (``buckets`` only for a table with a single integer key);
-    with ``only`` and ``from_bucket``, just those buckets and every one from ``from_bucket`` up."""
+    with ``only`` and ``from_bucket``, just those buckets and every one from ``from_bucket`` up,
+    and with ``up_to`` no key above it."""
     if table.key:
         order = ", ".join(f"t.{ident(column)}" for column in table.key)
         digest = f"md5(string_agg({ROW_HASH}, '' ORDER BY {order}))"
@@ -37,9 +38,12 @@ def digest_sql(table: Table, buckets: KeyBuckets | None = None, only: Sequence[i
     else:
         digest = UNORDERED.format(h=ROW_HASH)
         bucket = "0"
-    where = ""
+    conditions = []
     if only is not None and bucket != "0" and buckets is not None:
-        where = f" WHERE {_key_ranges(f't.{ident(table.key[0])}', buckets, only, from_bucket)}"
+        conditions.append(f"({_key_ranges(f't.{ident(table.key[0])}', buckets, only, from_bucket)})")
+    if up_to is not None and table.key:  # also for a table of one bucket
+        conditions.append(f"t.{ident(table.key[0])} <= {int(up_to)}")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     inner = (f"SELECT {bucket} AS bucket, count(*) AS rows, {digest} AS digest "
              f"FROM {table.qualified} AS t{where} GROUP BY 1")
     return f"SELECT coalesce(json_agg(d ORDER BY d.bucket), '[]'::json) FROM ({inner}) AS d"

@@ -78,6 +78,14 @@ def create_subscription(target: TargetHost, names: Names, endpoint: SourceEndpoi
                 f"{literal(names.slot)}, copy_data = false, enabled = true);")
 
 
+def disable_subscription(target: TargetHost, names: Names) -> bool:
+    """The target stops applying (the slot stays, and keeps what follows); False when there is none."""
+    if not subscription_exists(target, names):
+        return False
+    target.psql(f"ALTER SUBSCRIPTION {ident(names.subscription)} DISABLE;\n")
+    return True
+
+
 def drop_subscription(target: TargetHost, names: Names) -> bool:
     """Detached from its slot first, so that the drop never needs the source (the slot is ours)."""
     if not subscription_exists(target, names):

@@ -26,7 +26,7 @@ from toolkit.data.postgres.catalog import Table
 from toolkit.data.postgres.names import Names
 from toolkit.data.postgres.ranges import KeyBuckets, key_buckets
 from toolkit.data.postgres.source import SourceEndpoint, query, scalar
-from toolkit.data.postgres.sqltext import SESSION_SETTINGS, ident
+from toolkit.data.postgres.sqltext import SESSION_SETTINGS, ident, literal
 from toolkit.data.postgres.target import TargetHost
 
 CATCH_UP_WAIT_S = 15.0
@@ -37,6 +37,12 @@ PROVES = ("Every table has the same row count and the same content digest on bot
           "order where there is a key, an order-independent digest where there is none), no table is "
           "missing on either side, and the schemas match; sequences' values and other roles' privileges are "
           "not compared.")
+LIVE_RECHECK_S = 20.0  # a drill's recheck digests ranges written meanwhile again, this long at most
+LIVE_RECHECK_PROVES = ("With the source still taking writes (a drill), the key ranges a comparison had left "
+                       "unsettled, up to the largest key at the drill's marker, held the same rows on both "
+                       "sides: each was digested on the source, then on the target once it had confirmed the "
+                       "source's position after that digest; the rest was equal at that comparison and "
+                       "followed by the change stream.")
 RECHECK_PROVES = ("With the source frozen and the target drained to the frozen position, the key ranges a "
                   "comparison under live writes had left unsettled have the same row counts and digests on "
                   "both sides; the rest was equal at that comparison and followed by the change stream.")
@@ -44,14 +50,18 @@ RECHECK_PROVES = ("With the source frozen and the target drained to the frozen p
 
 def wait_caught_up(conn: Any, names: Names, timeout: float = CATCH_UP_WAIT_S) -> bool:
     """Until the slot's confirmed position passes the source's WAL position taken now."""
-    position = scalar(conn, "SELECT pg_current_wal_lsn()::text")
+    return wait_confirmed(conn, names, scalar(conn, "SELECT pg_current_wal_lsn()::text"), timeout)
+
+
+def wait_confirmed(conn: Any, names: Names, position: str, timeout: float, poll: float = 0.3) -> bool:
+    """Until the slot's confirmed position passes ``position``; False when it did not in time."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         done = scalar(conn, "SELECT pg_wal_lsn_diff(confirmed_flush_lsn, %s::pg_lsn) >= 0 FROM "
                             "pg_replication_slots WHERE slot_name = %s", (position, names.slot))
         if done is None or done:
             return done is not None
-        time.sleep(0.3)
+        time.sleep(poll)
     return False
 
 
@@ -134,6 +144,58 @@ def recheck(conn: Any, target: TargetHost, unsettled: list[Unsettled]) -> Verifi
                                for problem in checksums.compare(source, on_target)]
         rows += sum(int(d["rows"]) for d in source)
     result.compared = {"tables": len(unsettled), "rows": rows}
+    return result
+
+
+def key_ceilings(conn: Any, unsettled: list[Unsettled]) -> dict[str, int]:
+    """The largest key of each unsettled table with an integer key, now (one query, by the index)."""
+    tables = {t.label: t for t in catalog.tables_from(scalar(conn, catalog.TABLES_SQL))}
+    keyed = [tables[item.table] for item in unsettled
+             if item.table in tables and tables[item.table].integer_key]
+    if not keyed:
+        return {}
+    parts = ", ".join(f"{literal(t.label)}, (SELECT max({ident(t.key[0])}) FROM {t.qualified})"
+                      for t in keyed)
+    found = scalar(conn, f"SELECT json_build_object({parts})")
+    return {label: int(value) for label, value in found.items() if value is not None}
+
+
+def recheck_live(conn: Any, target: TargetHost, names: Names, unsettled: list[Unsettled],
+                 ceilings: dict[str, int], *, timeout: float = LIVE_RECHECK_S) -> Verification:
+    """A drill's recheck, the source still taking writes (``LIVE_RECHECK_PROVES``): the ranges
+    are digested on the source, then on the target once it confirmed the source's position after
+    that digest; a range written between the two is digested again, until ``timeout``. Rows
+    added above a table's ceiling (after the marker) are not the drill's."""
+    result = Verification(kind="database", proves=LIVE_RECHECK_PROVES)
+    tables = {t.label: t for t in catalog.tables_from(scalar(conn, catalog.TABLES_SQL))}
+    pending = [item for item in unsettled if item.table in tables]
+    result.differences += [Difference(item.table, "is gone from the source")
+                           for item in unsettled if item.table not in tables]
+    deadline = time.monotonic() + timeout
+    rows = rounds = 0
+    while pending:
+        rounds += 1
+        sqls = [checksums.digest_sql(tables[item.table], KeyBuckets(item.origin, item.width), item.buckets,
+                                     item.from_bucket, ceilings.get(item.table)) for item in pending]
+        together = "SELECT array_to_json(ARRAY[" + ", ".join(f"({sql})" for sql in sqls) + "]::json[])"
+        sources = source_digest(conn, together)
+        position = scalar(conn, "SELECT pg_current_wal_lsn()::text")
+        if not wait_confirmed(conn, names, position, max(0.0, deadline - time.monotonic()), poll=0.01):
+            late = f"the target did not confirm the source's position in {timeout:.0f} s"
+            result.differences += [Difference(item.table, late) for item in pending]
+            break
+        still = []
+        for item, source, on_target in zip(pending, sources, target_digest(target, together), strict=True):
+            problems = checksums.compare(source, on_target)
+            if not problems:
+                rows += sum(int(d["rows"]) for d in source)
+            elif time.monotonic() < deadline:
+                narrowed = unsettled_in(tables[item.table], KeyBuckets(item.origin, item.width), problems)
+                still.append(Unsettled(item.table, item.origin, item.width, narrowed.buckets, None))
+            else:
+                result.differences += [Difference(item.table, problem) for problem in problems]
+        pending = still
+    result.compared = {"tables": len(unsettled), "rows": rows, "rounds": rounds}
     return result
 
 

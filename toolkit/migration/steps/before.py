@@ -254,7 +254,8 @@ class VerifyBeforeWindow(Step):
 
     def run(self, ctx: MigrationContext) -> None:
         if ctx.objects is not None and ctx.objects_follower is None:
-            ctx.objects_follower = ctx.objects.follow(ctx.run)  # its passes run beside the comparison
+            # Its passes run beside the comparison. A drill opens no change feed on the source.
+            ctx.objects_follower = ctx.objects.follow(ctx.run, events=not ctx.drill)
         result = ctx.database.verify(live=True)
         # Read after the comparison: an error from here on is one the window must see.
         ctx.run.measure(self.name, apply_errors=ctx.database.stream_health()["apply_errors"])

@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
+from toolkit.data.mover import Verification
 from toolkit.errors import CheckFailed
 from toolkit.migration.context import MigrationContext
 from toolkit.migration.step import Step
@@ -25,6 +26,14 @@ class WindowStep(Step):
 
     def estimate(self, ctx: MigrationContext) -> float:
         return 0.2
+
+
+def window_begins(ctx: MigrationContext, position: str, at: float) -> None:
+    """The position the target drains to (the latest), and when the window began (the first:
+    a step redone after a crash does not restart the RTO)."""
+    ctx.run.measure("cutover", position=position)
+    if "frozen_at" not in ctx.measured("cutover"):
+        ctx.run.measure("cutover", frozen_at=at)
 
 
 class Freeze(WindowStep):
@@ -46,8 +55,7 @@ class Freeze(WindowStep):
         with connect(ctx.source) as conn:
             frozen = freeze(conn, ctx.source.user, before_change=remember)
         ctx.run.measure(self.name, lsn=frozen.lsn, terminated=frozen.terminated)
-        if "frozen_at" not in ctx.measured("cutover"):  # redone after a crash: the RTO counts from the first
-            ctx.run.measure("cutover", frozen_at=frozen.frozen_at)
+        window_begins(ctx, frozen.lsn, frozen.frozen_at)
 
     def undo(self, ctx: MigrationContext) -> None:
         from toolkit.data.postgres.source import connect
@@ -61,14 +69,15 @@ class Freeze(WindowStep):
 
 
 class Drain(WindowStep):
-    """Until the target has confirmed every change up to the source's WAL position at the freeze."""
+    """Until the target has confirmed every change up to the source's WAL position at the freeze
+    (a drill's: at its marker)."""
 
     name: ClassVar[str] = "cutover.drain"
 
     def run(self, ctx: MigrationContext) -> None:
         from toolkit.data.postgres.source import connect, scalar
 
-        lsn = ctx.measured(Freeze.name)["lsn"]
+        lsn = ctx.measured("cutover")["position"]
         slot = ctx.database.names.slot
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         with connect(ctx.source) as conn:
@@ -151,7 +160,7 @@ class VerifyData(WindowStep):
         unsettled = ctx.measured("database.verify").get("compared", {}).get("unsettled", [])
         with ThreadPoolExecutor(1) as side:  # the target's health read while the ranges are digested
             asked = side.submit(ctx.database.stream_health)
-            settled = ctx.database.recheck(unsettled)
+            settled = self.settle(ctx, unsettled)
             health = asked.result()
         compared_at = ctx.measured(VerifyBeforeWindow.name).get("apply_errors")
         differences = [f"{table}: not streaming" for table in health["not_streaming"]]
@@ -166,6 +175,10 @@ class VerifyData(WindowStep):
         ctx.run.measure(self.name, ok=not differences, compared=compared, differences=differences)
         if differences:
             raise CheckFailed("the target is not the frozen source: " + "; ".join(differences[:5]))
+
+    def settle(self, ctx: MigrationContext, unsettled: list[dict[str, Any]]) -> Verification:
+        """The ranges left unsettled, digested again on both sides (the source frozen, drained)."""
+        return ctx.database.recheck(unsettled)
 
     def estimate(self, ctx: MigrationContext) -> float:
         return 0.5
