@@ -96,10 +96,15 @@ def compare_table(conn: Any, target: TargetHost, table: Table, buckets: KeyBucke
     return checksums.compare(source, on_target), sum(int(d["rows"]) for d in source)
 
 
+def all_in_one(sqls: list[str]) -> str:
+    """One query answering every digest query, as a JSON array in their order (one round trip)."""
+    return "SELECT array_to_json(ARRAY[" + ", ".join(f"({sql})" for sql in sqls) + "]::json[])"
+
+
 def digest_both(conn: Any, target: TargetHost, sqls: list[str]) -> list[tuple[list[Any], list[Any]]]:
     """Each digest query's result on the source and on the target: both servers digest at once,
     and each side answers every query in one round trip (the cutover window counts them)."""
-    together = "SELECT array_to_json(ARRAY[" + ", ".join(f"({sql})" for sql in sqls) + "]::json[])"
+    together = all_in_one(sqls)
     with ThreadPoolExecutor(1) as side:
         on_target = side.submit(target_digest, target, together)
         source = source_digest(conn, together)
@@ -177,7 +182,7 @@ def recheck_live(conn: Any, target: TargetHost, names: Names, unsettled: list[Un
         rounds += 1
         sqls = [checksums.digest_sql(tables[item.table], KeyBuckets(item.origin, item.width), item.buckets,
                                      item.from_bucket, ceilings.get(item.table)) for item in pending]
-        together = "SELECT array_to_json(ARRAY[" + ", ".join(f"({sql})" for sql in sqls) + "]::json[])"
+        together = all_in_one(sqls)
         sources = source_digest(conn, together)
         position = scalar(conn, "SELECT pg_current_wal_lsn()::text")
         if not wait_confirmed(conn, names, position, max(0.0, deadline - time.monotonic()), poll=0.01):
