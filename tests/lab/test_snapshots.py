@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.lab import lab_run
+from tests.fixtures.lab import baremetal_hosts, lab_run
 from tests.fixtures.lab_states import LabStates
 from toolkit import interface
 from toolkit.errors import BadInput, CheckFailed
+from toolkit.lab import hosts
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(900)]
 
@@ -27,10 +28,14 @@ def test_reset_returns_the_hosts_to_a_snapshot(lab: dict[str, Any], lab_states: 
     lab_states.refresh()
     assert {"booted", "test-marked"} <= set(saved["snapshots"])
     assert lab_run(lab, "bm1", "sudo rm /etc/marker-a && sudo touch /etc/marker-b").status == 0
+    # A restore kills the hosts rather than halting them: their systemd must not outlive nspawn.
+    old_inits = [hosts.container_init(host["pid"]) for host in baremetal_hosts(lab)]
+    assert all(old_inits)
 
     restored = interface.lab_restore(lab["name"], "test-marked")
     lab_states.refresh()
     assert restored["healthy"] is True
+    assert not [pid for pid in old_inits if hosts.alive(pid)]
     # SSH through the one known_hosts file still works: the host keys are part of the disk.
     assert exists(lab, "/etc/marker-a") and not exists(lab, "/etc/marker-b")
 

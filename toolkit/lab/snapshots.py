@@ -65,10 +65,11 @@ def _baremetal(record: LabRecord) -> list[Member]:
     return [m for m in record.members if m.side == "baremetal"]
 
 
-def _halt(record: LabRecord, member: Member) -> None:
+def _halt(record: LabRecord, member: Member, *, keep_disk: bool) -> None:
+    """Halt ``member`` cleanly when its disk is kept (a snapshot must be consistent), else kill it."""
     dirs = hosts.HostDirs(Path(record.dir) / "hosts" / member.name)
     if member.pid is not None:
-        hosts.stop([member.pid])
+        (hosts.stop if keep_disk else hosts.kill)([member.pid])
     member.pid = None
     if str(dirs.root) in Path("/proc/mounts").read_text():
         run(["umount", str(dirs.root)], what=f"unmounting the disk of {member.name}")
@@ -93,13 +94,13 @@ def _each(members: list[Member], work: Callable[[Member], None]) -> None:
             future.result()
 
 
-def _cycle(record: LabRecord, while_halted: Callable[[Member], None]) -> None:
+def _cycle(record: LabRecord, while_halted: Callable[[Member], None], *, keep_disk: bool) -> None:
     """Halt every bare-metal host, run ``while_halted`` on its disk, boot it again, wait for SSH."""
     members = _baremetal(record)
     rootfs = Path(str(record.image))
 
     def halted(member: Member) -> None:
-        _halt(record, member)
+        _halt(record, member, keep_disk=keep_disk)
         while_halted(member)
 
     try:
@@ -120,7 +121,7 @@ def take(record: LabRecord, label: str) -> None:
     """Snapshot every bare-metal host's disk as ``label`` (halts and boots the hosts)."""
     check_label(label)
     log.info("take: snapshot %s of lab %s", label, record.name)
-    _cycle(record, lambda member: save_upper(record, label, member))
+    _cycle(record, lambda member: save_upper(record, label, member), keep_disk=True)
 
 
 def restore(record: LabRecord, label: str) -> None:
@@ -140,4 +141,4 @@ def restore(record: LabRecord, label: str) -> None:
             shutil.rmtree(path, ignore_errors=True)
         copy_tree(saved / member.name, dirs.upper)
 
-    _cycle(record, put_back)
+    _cycle(record, put_back, keep_disk=False)  # the disks are replaced: nothing to halt cleanly for

@@ -90,7 +90,7 @@ def remove(name: str) -> Removed:
     nspawn = nspawn_processes(names)
     if nspawn:
         log.info("down: halting %d hosts", len(nspawn))
-        hosts.stop(sorted(nspawn))
+        hosts.kill(sorted(nspawn))  # everything of the lab is removed: no clean halt to wait for
         removed.processes += sorted(nspawn)
 
     # 2. Anything else still running in the lab's namespaces or on its overlays (moto, orphans).

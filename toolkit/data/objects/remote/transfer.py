@@ -20,6 +20,7 @@ import base64
 import contextlib
 import hashlib
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -34,6 +35,11 @@ BLOCK = 1024 * 1024
 # Headers that describe the content and travel with it, besides the user metadata.
 CONTENT_HEADERS = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage")
 PROBE_PREFIX = ".toolkit-checksum-probe-"
+# Parts a process holds at once: a thread past them waits with its source stream open, so a
+# process's part buffers stay PART_BUFFERS x the part size however many large objects it copies
+# (the source, not the number of parts in flight, bounds a large object's speed).
+PART_BUFFERS = 4
+_part_buffers = threading.BoundedSemaphore(PART_BUFFERS)
 
 
 class CopyFailed(Exception):
@@ -149,8 +155,8 @@ def _multipart(target: Any, listed: Listed, stream: Any, size: int, headers: dic
     try:
         for number in range(1, parts.part_count(size, part) + 1):
             want = min(part, size - (number - 1) * part)
-            with tempfile.SpooledTemporaryFile(max_size=parts.MEMORY_PART_LIMIT,
-                                               dir=settings.spool_dir) as spool:
+            with _part_buffers, tempfile.SpooledTemporaryFile(max_size=parts.MEMORY_PART_LIMIT,
+                                                              dir=settings.spool_dir) as spool:
                 got = _read_exactly(stream, want, spool, digest)
                 if got != want:
                     sent = (number - 1) * part + got
