@@ -252,7 +252,8 @@ def toolkit_replicate(lab: Lab) -> dict[str, Any]:
     return {"run": result.run_id, "steps": steps}
 
 
-def steady_lag(lab: Lab, seconds: float) -> dict[str, Any]:
+def steady_lag(lab_status: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """The replication lag sampled every second while the load generator writes 200/s on the source."""
     samples: list[tuple[int, float]] = []
     stop = threading.Event()
     summary: dict[str, Any] = {}
@@ -260,7 +261,7 @@ def steady_lag(lab: Lab, seconds: float) -> dict[str, Any]:
     def load() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             summary["load"] = run_load(
-                lab.status["app_url"],
+                lab_status["app_url"],
                 rate=200,
                 duration=seconds,
                 journal_path=Path(tmp) / "load.jsonl",
@@ -271,7 +272,7 @@ def steady_lag(lab: Lab, seconds: float) -> dict[str, Any]:
     thread.start()
     time.sleep(3)
     while thread.is_alive():
-        status = interface.replication_status("baremetal", lab.status["spec"])["database"]
+        status = interface.replication_status("baremetal", lab_status["spec"])["database"]
         # lag_seconds is the walsender's replay_lag: None while PostgreSQL has no fresh estimate.
         seconds = status["lag_seconds"]
         samples.append((int(status["lag_bytes"] or 0), float(seconds) if seconds is not None else -1.0))
@@ -336,7 +337,7 @@ def main() -> None:
     print(f"toolkit MB/s over the raw pipe's MB/s (the floor's rate): {toolkit_rate / raw_rate:.2f}")
     lab.on_target(f"sudo -n rm -f {PASSFILE}")
     print(f"\nsteady-state lag under 200 writes/s for {args.lag_seconds:.0f} s ...", flush=True)
-    lag = steady_lag(lab, args.lag_seconds)
+    lag = steady_lag(lab.status, args.lag_seconds)
     print(
         json.dumps(
             {

@@ -344,3 +344,47 @@ def drill_cleanup(spec_path: Path | str | None = None, *,
     from toolkit.drills.drill import cleanup
 
     return cleanup(load_spec(spec_path), listeners=listeners or [])
+
+
+def backup(target: str, spec_path: Path | str | None = None, *, kind: str = "full") -> dict[str, Any]:
+    """Take a backup of the target's database now (the unit the timers start); what it made."""
+    from toolkit.backups.repository import Repository
+
+    _baremetal_only(target)
+    return Repository(load_spec(spec_path)).backup(kind).to_json()
+
+
+def backup_status(target: str, spec_path: Path | str | None = None) -> dict[str, Any]:
+    """The last full backup and its age, the recovery window, the WAL archiver's health; ``ok``."""
+    from toolkit.backups.status import backup_status as status
+
+    _baremetal_only(target)
+    return status(load_spec(spec_path))
+
+
+def restore(target: str, spec_path: Path | str | None = None, *, time: str | None = None, keep: bool = False,
+            port: int | None = None) -> dict[str, Any]:
+    """A point in time (``time``, ISO 8601; the latest without) restored into a scratch cluster on
+    the database host and verified table by table; removed unless ``keep``."""
+    from toolkit.backups.restore import ScratchRestore, parse_time
+
+    _baremetal_only(target)
+    moment = parse_time(time) if time else None
+    return ScratchRestore(load_spec(spec_path)).run(moment, keep=keep, port=port).to_json()
+
+
+def restore_in_place(target: str, spec_path: Path | str | None = None, *,
+                     time: str | None = None) -> dict[str, Any]:
+    """The live database replaced by a point in time; its data directory is kept aside. The CLI
+    asks for confirmation first."""
+    from toolkit.backups.restore import parse_time
+    from toolkit.backups.restore import restore_in_place as in_place
+
+    _baremetal_only(target)
+    return in_place(load_spec(spec_path), parse_time(time) if time else None)
+
+
+def _baremetal_only(target: str) -> None:
+    if target != "baremetal":
+        raise BadInput(f"--to {target}: backups are managed by the toolkit on baremetal only "
+                       "(on AWS, RDS's automated backups)")

@@ -55,11 +55,24 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "storage auto-scaling) have no equivalent; the data moves by logical replication",
     ),
     Equivalent(
-        "rds", ("instance", "dbinstance"), "RDS for PostgreSQL", "postgresql role (PostgreSQL from Debian)", E
+        "rds",
+        ("instance", "dbinstance"),
+        "RDS for PostgreSQL",
+        "postgresql role (PostgreSQL from Debian); its automated backups: backups role (pgBackRest)",
+        E,
+    ),
+    # The spec's database.backups: point-in-time recovery that pgBackRest realizes on bare metal
+    # (WAL archive and scheduled backups in the object store). A snapshot's contents stay on AWS.
+    Equivalent(
+        "rds",
+        ("snapshot", "clustersnapshot", "snapshotcopy", "instanceautomatedbackupsreplication"),
+        "RDS snapshots and automated backups",
+        "backups role (pgBackRest, point-in-time recovery)",
+        E,
     ),
     Equivalent(
         "rds",
-        ("parametergroup", "subnetgroup", "optiongroup", "snapshot", "dbparametergroup", "dbsubnetgroup"),
+        ("parametergroup", "subnetgroup", "optiongroup", "dbparametergroup", "dbsubnetgroup"),
         "RDS plumbing",
         "postgresql role settings",
         S,

@@ -19,6 +19,7 @@ SECRETS = {
     "REFSERVICE_OBJECTS_ACCESS_KEY": "objects-access-key-value",
     "REFSERVICE_OBJECTS_SECRET_KEY": "objects-secret-key-value",
     "REFSERVICE_PDNS_API_KEY": "pdns-api-key-value",
+    "REFSERVICE_BACKUP_PASSPHRASE": "backup-passphrase-value-90",
     "REFSERVICE_TLS_CERT": "-----BEGIN CERTIFICATE-----",
     "REFSERVICE_TLS_KEY": "tls-key-value",
     "AWS_ACCESS_KEY_ID": "aws-access-key-value",

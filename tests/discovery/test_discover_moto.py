@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from botocore.awsrequest import AWSResponse
 
 from tests.discovery.seed import ALTERNATIVES, REGION, SECRET_VALUE, UNSUPPORTED, ZONE, seed_account
@@ -137,6 +138,14 @@ def test_account_with_supported_and_unsupported_services(account: dict[str, Any]
     assert "  - {name: '@', type: A, target: app, ttl: 300}  # guessed: an alias record has no TTL" in text
     assert "{name: '@', type: TXT, values: [v=spf1 -all], ttl: 3600}" in text
     assert "db_instance: shop-db" in text and f"hosted_zone_id: {account['zone_id']}" in text
+    # RDS's automated backups become the spec's database.backups, as the API reports them.
+    rds = moto_client(account["endpoint"], "rds", REGION)
+    [shop_db] = rds.describe_db_instances(DBInstanceIdentifier="shop-db")["DBInstances"]
+    assert shop_db["BackupRetentionPeriod"] >= 1
+    assert yaml.safe_load(text)["database"]["backups"] == {
+        "retention_days": shop_db["BackupRetentionPeriod"],
+        "window": shop_db["PreferredBackupWindow"],
+    }
     # Credentials are references; no value read from the account lands anywhere.
     assert "access_key_id: {env: AWS_ACCESS_KEY_ID}" in text
     for value in (MOTO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"], SECRET_VALUE, "never-read-1234"):

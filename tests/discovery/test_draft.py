@@ -139,6 +139,38 @@ def test_an_unsupported_postgres_version_is_a_guess_with_its_reason() -> None:
     assert plain(result.data)["service"]["name"] == "legacy"
 
 
+def postgres(**properties: Any) -> Resource:
+    return Resource(
+        "AWS::RDS::DBInstance",
+        "shop-db",
+        "eu-west-1",
+        {"engine": "postgres", "engine_version": "15.4", "db_name": "shop", **properties},
+    )
+
+
+def test_automated_backups_become_the_specs_backups() -> None:
+    result = build(inventory(postgres(backup_retention_days=14, backup_window="05:00-05:45")))
+    assert plain(result.data)["database"]["backups"] == {"retention_days": 14, "window": "05:00-05:45"}
+    spec = parse_spec(result.text, "draft", check_environment=False).spec
+    assert (spec.database.backups.retention_days, spec.database.backups.window) == (14, "05:00-05:45")
+    assert not any("backup" in note for note in result.notes)
+
+
+def test_automated_backups_off_keep_the_specs_default_with_a_note() -> None:
+    result = build(inventory(postgres(backup_retention_days=0, backup_window="05:00-05:45")))
+    assert "backups" not in plain(result.data)["database"]
+    assert parse_spec(result.text, "draft", check_environment=False).spec.database.backups.retention_days == 7
+    notes = " ".join(result.notes)
+    assert "RDS shop-db has automated backups off: the draft keeps the spec's default" in notes
+
+
+def test_an_unreadable_backup_window_is_a_guess() -> None:
+    result = build(inventory(postgres(backup_retention_days=3)))
+    assert plain(result.data)["database"]["backups"] == {"retention_days": 3, "window": "03:00-04:00"}
+    [line] = [line for line in result.text.splitlines() if line.startswith("    window:")]
+    assert line == "    window: 03:00-04:00  # guessed: the backup window could not be read"
+
+
 def test_the_draft_never_overwrites_a_file(tmp_path: Path) -> None:
     target = tmp_path / "service.yaml"
     assert draft.beside(target) == target

@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -117,9 +118,20 @@ def test_a_migration_killed_four_times_and_resumed_loses_no_acknowledged_write(
     assert run_id is not None
     report = json.loads(stdout)
     assert report["run_id"] == run_id
+    assert_recoverable_from_the_cutover(report)
     resumes = [r for r in Journal(interface.run_dir(run_id)).records() if r.get("event") == "run-resumed"]
     assert len(resumes) == len(KILL_POINTS)
     assert_migrated(lab, run_id, journal, monkeypatch)
+
+
+def assert_recoverable_from_the_cutover(report: dict[str, Any]) -> None:
+    """The first full backup ended before the window, WAL archived after it, the window stated."""
+    backups, opened = report["backups"], {s["name"]: s for s in report["steps"]}
+    assert backups["first_backup"] and backups["archiving"] is True, backups
+    assert backups["first_backup_completed_at"] <= opened["cutover.freeze"]["started_at"], backups
+    window = backups["recovery_window"]
+    assert window["from"] is not None and window["to"] is not None, window
+    assert datetime.fromisoformat(window["to"]).timestamp() >= opened["cutover.open-writes"]["ended_at"] - 1
 
 
 def test_a_failed_verification_gate_rolls_back_to_the_source(

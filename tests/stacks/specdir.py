@@ -22,6 +22,7 @@ SECRET_VALUES = {
     "REFSERVICE_OBJECTS_ACCESS_KEY": "objects-access-never-shown",
     "REFSERVICE_OBJECTS_SECRET_KEY": "objects-secret-never-shown",
     "REFSERVICE_PDNS_API_KEY": "pdns-key-never-shown",
+    "REFSERVICE_BACKUP_PASSPHRASE": "backup-passphrase-never-shown",
 }
 _PEM: dict[str, str] = {}
 

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.stacks.specdir import SECRET_VALUES, make_spec
+from tests.stacks.specdir import REPO, SECRET_VALUES, make_spec
 from toolkit.spec import load_spec
 from toolkit.targets.aws.offline import OfflineRun, RecordedResource, run_offline
-from toolkit.targets.aws.program import StackConfig
+from toolkit.targets.aws.program import StackConfig, stack_dir
 
 SG_INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 MIGRATION_CIDR = "203.0.113.0/24"
@@ -69,11 +70,23 @@ def test_database_is_encrypted_backed_up_at_the_spec_version(run: OfflineRun) ->
     db = one(run, "aws:rds/instance:Instance").inputs
     assert db["engine"] == "postgres" and db["engineVersion"] == "15"
     assert db["storageEncrypted"] is True
-    assert db["backupRetentionPeriod"] > 0
+    assert db["backupRetentionPeriod"] == 7 and db["backupWindow"] == "03:00-04:00"
     assert db["port"] == 5432 and db["dbName"] == "refservice"
     assert db["identifier"] == "refservice-db"
     assert db["publiclyAccessible"] is False
     assert db["password"] == "[secret]"
+
+
+def test_automated_backups_follow_the_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    database = yaml.safe_load((REPO / "service.yaml").read_text())["database"]
+    database["backups"] = {"retention_days": 14, "window": "05:00-05:45"}
+    loaded = load_spec(make_spec(tmp_path, monkeypatch, database=database))
+    db = one(run_offline(StackConfig.from_spec(loaded)), "aws:rds/instance:Instance").inputs
+    assert db["backupRetentionPeriod"] == 14
+    assert db["backupWindow"] == "05:00-05:45"
+    # The spec is the one source: the stack config has no retention of its own any more.
+    config = yaml.safe_load((stack_dir() / "Pulumi.yaml").read_text())["config"]
+    assert not any("backup" in key.lower() for key in config)
 
 
 def test_logical_replication_is_set_for_the_next_reboot(run: OfflineRun) -> None:

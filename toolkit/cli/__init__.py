@@ -69,6 +69,7 @@ def configure_logging(verbose: int) -> None:
 def _register() -> None:
     # Each command lives in its own module; importing registers it on ``cli``.
     from toolkit.cli import (  # noqa: F401
+        backup,
         discover,
         dns,
         drill,

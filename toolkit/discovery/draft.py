@@ -22,7 +22,7 @@ from toolkit.discovery.yamlout import Flow, Guess, dump, guesses
 from toolkit.errors import BadInput
 from toolkit.spec import parse_spec
 from toolkit.spec.checks import SUPPORTED_POSTGRES
-from toolkit.spec.model import DnsRecord, Spec
+from toolkit.spec.model import Backups, DnsRecord, Spec
 
 POSTGRES_ENGINES = ("postgres", "aurora-postgresql")
 SERVICE_NAME = re.compile(r"[^a-z0-9-]+")
@@ -212,7 +212,29 @@ def _database(
     master = props.get("master_username")
     if master and _identifier(master):
         database["admin"] = {"name": master}
+    backups = _backups(db, notes)
+    if backups is not None:
+        database["backups"] = backups
     return database, db
+
+
+def _backups(db: Resource, notes: list[str]) -> dict[str, Any] | None:
+    """The database's automated backups as the spec's ``database.backups``; None if they are off."""
+    default = Backups()
+    retention = int(db.properties.get("backup_retention_days") or 0)
+    if retention < 1:
+        notes.append(
+            f"RDS {db.name} has automated backups off: the draft keeps the spec's default "
+            f"({default.retention_days} days of point-in-time recovery) for both targets"
+        )
+        return None
+    window = db.properties.get("backup_window")
+    try:
+        Backups(retention_days=retention, window=window)
+    except ValidationError:  # RDS reports nothing the spec refuses; an unread window is a guess
+        why = f"RDS reports the backup window {window!r}" if window else "the backup window could not be read"
+        return {"retention_days": min(retention, 35), "window": Guess(default.window, why)}
+    return {"retention_days": retention, "window": window}
 
 
 def _major(version: str) -> int | None:

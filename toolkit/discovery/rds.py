@@ -84,4 +84,7 @@ def _common(db: dict[str, Any]) -> dict[str, Any]:
         "master_username": db.get("MasterUsername"),
         "storage_encrypted": bool(db.get("StorageEncrypted")),
         "kms_key": db.get("KmsKeyId"),
+        # Automated backups: 0 days means off; the window is UTC, hh:mm-hh:mm.
+        "backup_retention_days": db.get("BackupRetentionPeriod"),
+        "backup_window": db.get("PreferredBackupWindow"),
     }

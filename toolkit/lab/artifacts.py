@@ -103,6 +103,7 @@ class Secrets:
     aws_secret_access_key: str
     registry_api_key: str
     route53_mirror_api_key: str
+    backup_passphrase: str
 
     @classmethod
     def generate(cls) -> Secrets:
@@ -117,6 +118,7 @@ class Secrets:
             aws_secret_access_key=secrets.token_urlsafe(30),
             registry_api_key=secrets.token_urlsafe(24),
             route53_mirror_api_key=secrets.token_urlsafe(24),
+            backup_passphrase=secrets.token_urlsafe(32),
         )
 
     def write(self, labdir: Path) -> None:
@@ -274,6 +276,7 @@ def lab_spec(sample: Spec, wiring: SpecWiring) -> dict[str, Any]:
                 "api_port": PDNS_API_PORT, "api_key": secret("pdns_api_key"),
                 "nameservers": [f"ns1.{zone}.", f"ns2.{zone}."]},
     })
+    bare["backups"] = {"passphrase": secret("backup_passphrase")}
     if wiring.drill_hosts:
         bare["drill"] = {"inventory": DRILL_INVENTORY, "label": DRILL_LABEL}
     else:

@@ -261,11 +261,10 @@ def stop(pids: Sequence[int], timeout: float = STOP_TIMEOUT_S) -> None:
         time.sleep(0.2)
     left = [pid for pid in pids if alive(pid)]
     if left:
+        # The container's init with it: killing nspawn alone leaves its services running (a
+        # PostgreSQL still shutting down would hold its port when the host boots again).
         log.warning("hosts: killing %s, still running after %.0f s", left, timeout)
-        signal_all(left, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while any(alive(pid) for pid in left) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        kill(left)
 
 
 def kill(pids: Sequence[int], timeout: float = 10.0) -> None:

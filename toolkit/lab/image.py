@@ -36,7 +36,8 @@ BOOT_PACKAGES = ["systemd", "systemd-sysv", "dbus"]
 PACKAGES = [
     "openssh-server", "sudo", "acl", "procps", "iproute2", "ca-certificates", "locales", "curl",
     "python3", "python3-apt", "python3-psycopg2", "python3-psycopg",
-    "postgresql-15", "nginx", "pdns-server", "pdns-backend-sqlite3", "sqlite3", "nftables",
+    "postgresql-15", "pgbackrest", "openssl", "nginx", "pdns-server", "pdns-backend-sqlite3", "sqlite3",
+    "nftables",
     "gunicorn", "python3-flask", "python3-boto3", "python3-requests",
 ]
 # Units the packages enable that must not run until provisioning starts them.

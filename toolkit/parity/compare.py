@@ -2,6 +2,9 @@
 
 Each component lists the keys both realizations must agree on. Values one side has by nature
 and the other not are shown, not compared (RDS encryption; the bare-metal object store's port).
+The database's backups are a component of their own (RDS automated backups / pgBackRest): their
+retention, point-in-time recovery and encryption are compared; their window is shown in a note
+(RDS takes its backup somewhere within it, the bare-metal timer starts at its start).
 Firewall rules are compared for the service's own groups (web, app, db); bare-metal-only rules
 realize services AWS manages itself and are listed with that mapping, not as differences.
 """
@@ -15,6 +18,7 @@ from toolkit.spec.model import Spec
 
 COMPARED: dict[str, tuple[str, ...]] = {
     "database": ("engine", "version", "port", "name", "logical_replication"),
+    "backups": ("retention_days", "point_in_time", "encrypted"),
     "objects": ("buckets", "versioned"),
     "app": ("port", "processes", "health_path"),
     "proxy": ("https_port", "http_port", "http_redirect", "tls"),
@@ -54,7 +58,7 @@ class ComponentParity:
 
 
 def expected_components(spec: Spec) -> set[str]:
-    expected = {"database", "app", "proxy", "firewall"}
+    expected = {"database", "backups", "app", "proxy", "firewall"}  # every spec has database.backups
     if spec.buckets:
         expected.add("objects")
     if spec.dns is not None:
@@ -97,6 +101,11 @@ def compare(
                 left, right = _norm(a.get(key)), _norm(b.get(key))
                 if left != right:
                     parity.differences.append(_difference(name, key, left, right))
+        if name == "backups":
+            parity.notes.append(
+                f"window: aws {a.get('window')} (RDS starts its backup within it) / baremetal "
+                f"{b.get('window')} (the timer starts at the window's start): not compared"
+            )
         if name == "objects":
             parity.notes.append(
                 f"port: aws {a.get('port')} (S3 endpoint, HTTPS) / baremetal "
@@ -172,8 +181,17 @@ def describe(component: str, facts: dict[str, Any], side: str) -> list[str]:
             + (f" ({f['logical_replication_apply']})" if f.get("logical_replication_apply") else ""),
         ]
         if side == "aws":
-            lines.append(f"encrypted {f.get('encrypted')}, backups {f.get('backup_retention_days')} days")
+            lines.append(f"encrypted {f.get('encrypted')}")
         return lines
+    if component == "backups":
+        what = str(f.get("service") or ("RDS automated backups" if side == "aws" else "pgBackRest"))
+        return [
+            what + (f", {f['repository']}" if f.get("repository") else ""),
+            f"retention {f.get('retention_days')} days, point-in-time recovery "
+            + ("on" if f.get("point_in_time") else "OFF"),
+            f"encrypted {'yes' if f.get('encrypted') else 'NO'}",
+            f"window {f.get('window')} UTC",
+        ]
     if component == "objects":
         what = "S3" if side == "aws" else f"{f.get('service', 'S3-compatible store')} on port {f.get('port')}"
         return [what, "buckets " + ", ".join(map(str, f.get("buckets", []))),

@@ -155,6 +155,20 @@ def _verifications(report: RunReport) -> list[str]:
     return ["<h2>Verifications</h2>", table(("step", "verdict", "differences"), rows)]
 
 
+def _backups(report: RunReport) -> list[str]:
+    found = report.backups()
+    if found is None:
+        return []
+    completed = found["first_backup_completed_at"]
+    window = found["recovery_window"]
+    archiving = {True: "running", False: "FAILING", None: "-"}[found["archiving"]]
+    return ["<h2>Backups of the target</h2>", table(("measure", "value"), [
+        ("first full backup", found["first_backup"] or "-"),
+        ("completed", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(completed)) if completed else "-"),
+        ("WAL archiving", archiving),
+        ("recovery window at the end", f"{window['from'] or '-'} .. {window['to'] or '-'}")])]
+
+
 def _notes(report: RunReport) -> list[str]:
     items = [f"{s.name} failed: {s.error}" for s in report.steps if s.status == "failed"] + report.notes
     if not items:
@@ -173,6 +187,7 @@ def render_html(report: RunReport, extra: Sequence[str] = ()) -> str:
     sections = [f"<h1>{title} {badge}</h1>",
                 _summary(report, end - start), *extra, "<h2>Timeline</h2>",
                 _gantt(report.steps, start, end, "timeline", report.cutover),
-                *_cutover(report, end), *_data(report, start, end), *_verifications(report), *_notes(report)]
+                *_cutover(report, end), *_data(report, start, end), *_verifications(report),
+                *_backups(report), *_notes(report)]
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
             f"<style>{STYLE}</style></head><body>\n" + "\n".join(sections) + "\n</body></html>\n")

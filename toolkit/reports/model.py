@@ -89,6 +89,16 @@ class RunReport:
         return [{"step": step, **values} for step, values in self.measures.items()
                 if (step.endswith(".verify") or step == "verify") and "ok" in values]
 
+    def backups(self) -> dict[str, Any] | None:
+        """The target's recoverability: its first backup, the archiver, the window at the end."""
+        first, window = self.measures.get("backup.first"), self.measures.get("backup.window")
+        if first is None and window is None:
+            return None
+        first, window = first or {}, window or {}
+        return {"first_backup": first.get("label"), "first_backup_completed_at": first.get("completed_at"),
+                "archiving": window.get("archiving"),
+                "recovery_window": {"from": window.get("recovery_from"), "to": window.get("recovery_to")}}
+
     def to_json(self) -> dict[str, Any]:
         loadgen = self.measures.get("loadgen", {})
         lost = loadgen.get("acknowledged_writes_lost")
@@ -104,6 +114,7 @@ class RunReport:
             "steps": [s.to_json() for s in self.steps],
             "data": self.data_moved(),
             "verifications": self.verifications(),
+            "backups": self.backups(),
             "rollback": self.measures.get("rollback"),
             "notes": self.notes,
         }

@@ -47,6 +47,7 @@ def _ports(spec: Spec, located: Located) -> Iterator[SpecIssue]:
     bare = spec.targets.baremetal
     if bare is not None:
         taken[bare.object_store.port] = "targets.baremetal.object_store.port"
+        taken[bare.object_store.tls_port] = "targets.baremetal.object_store.tls_port"
         if bare.dns is not None:
             taken[bare.dns.api_port] = "targets.baremetal.dns.api_port"
     for port in spec.app.ports:
@@ -98,7 +99,16 @@ def _buckets(spec: Spec, located: Located) -> Iterator[SpecIssue]:
         if bucket.name in seen:
             yield located.issue(IssueKind.CONFLICT, ("buckets", index, "name"),
                                 f"bucket {bucket.name!r} is listed twice")
+        if bucket.name == backups_bucket(spec):
+            yield located.issue(IssueKind.CONFLICT, ("buckets", index, "name"),
+                                f"bucket {bucket.name!r} is the bare-metal object store's backup "
+                                "repository (the backups role); give the service's bucket another name")
         seen.add(bucket.name)
+
+
+def backups_bucket(spec: Spec) -> str:
+    """The bucket of the object store that holds pgBackRest's repository (playbooks' backups role)."""
+    return f"{spec.service.name}-backups"
 
 
 def _files(spec: Spec, located: Located, base_dir: Path) -> Iterator[SpecIssue]:

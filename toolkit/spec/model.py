@@ -89,6 +89,36 @@ class DatabaseRole(Strict):
     password: SecretRef
 
 
+WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class Backups(Strict):
+    """Point-in-time recovery, as RDS's automated backups give it: a backup a day in ``window``
+    and the WAL in between, so that any moment of the last ``retention_days`` can be restored."""
+
+    retention_days: int = Field(default=7, ge=1, le=35, description="RDS's backup_retention_period")
+    window: str = Field(default="03:00-04:00", description="UTC, hh:mm-hh:mm, at least 30 minutes "
+                                                           "(RDS's preferred_backup_window)")
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        match = WINDOW.match(value)
+        if match is None:
+            raise PydanticCustomError("invalid_window", "{value!r} is not a UTC window like 03:00-04:00",
+                                      {"value": value})
+        start_h, start_m, end_h, end_m = map(int, match.groups())
+        if ((end_h * 60 + end_m) - (start_h * 60 + start_m)) % 1440 < 30:
+            raise PydanticCustomError("invalid_window", "the backup window {value!r} is shorter than "
+                                      "30 minutes", {"value": value})
+        return value
+
+    @property
+    def start(self) -> str:
+        """When the daily backup starts, hh:mm UTC."""
+        return self.window.split("-")[0]
+
+
 class Database(Strict):
     engine: Literal["postgresql"] = "postgresql"
     version: int = Field(ge=9, le=99, description="PostgreSQL major version")
@@ -100,6 +130,7 @@ class Database(Strict):
     owner: DatabaseRole
     admin: DatabaseRole | None = Field(
         default=None, description="source admin credential (RDS master user, not a superuser)")
+    backups: Backups = Backups()
 
 
 class Bucket(Strict):
@@ -276,8 +307,17 @@ class AwsTarget(Strict):
 class ObjectStore(Strict):
     endpoint: str | None = Field(default=None, pattern=r"^https?://")
     port: Port = 9000
+    tls_port: Port = Field(default=9443, description="the same store over HTTPS, with a certificate of its "
+                                                     "own, for clients that require TLS (pgBackRest)")
     access_key: SecretRef
     secret_key: SecretRef
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> ObjectStore:
+        if self.tls_port == self.port:
+            raise PydanticCustomError("same_port", "tls_port must differ from port ({port})",
+                                      {"port": self.port, "field": ("tls_port",)})
+        return self
 
 
 class BaremetalDns(Strict):
@@ -306,12 +346,20 @@ class Drill(Strict):
                                    "PowerDNS only")
 
 
+class BaremetalBackups(Strict):
+    """pgBackRest's repository in the bare-metal object store, encrypted with this passphrase."""
+
+    passphrase: SecretRef | None = Field(default=None, description="the repository's cipher passphrase; "
+                                         "without one the repository is not encrypted (parity fails)")
+
+
 class BaremetalTarget(Strict):
     inventory: str = Field(min_length=1, description="Ansible inventory, relative to the spec")
     ssh: Ssh
     object_store: ObjectStore
     dns: BaremetalDns | None = None
     drill: Drill | None = None
+    backups: BaremetalBackups = BaremetalBackups()
 
 
 class Targets(Strict):

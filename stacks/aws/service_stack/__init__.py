@@ -80,7 +80,6 @@ class ServiceStack(pulumi.ComponentResource):
             multi_az=spec.targets.aws.database_multi_az,
             instance_class=settings.db_instance_class,
             allocated_storage=settings.db_allocated_storage,
-            backup_retention_days=settings.backup_retention_days,
             tags=tags,
             opts=child,
         )

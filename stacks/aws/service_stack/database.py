@@ -13,7 +13,8 @@ RDS creates the database and its master user (``database.admin``, which is not a
 the owner role, its grants and the extensions are made by the bootstrap instance
 (``app_servers``, ``toolkit.targets.aws.boot``), which also makes the admin a member of the owner
 so that it can publish the owner's tables. ``multi_az`` (the spec's
-``targets.aws.database_multi_az``) keeps a synchronous standby in a second zone.
+``targets.aws.database_multi_az``) keeps a synchronous standby in a second zone. Automated backups
+keep ``database.backups.retention_days`` of point-in-time recovery, taken in its ``window``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ class Database(pulumi.ComponentResource):
         multi_az: bool,
         instance_class: str,
         allocated_storage: int,
-        backup_retention_days: int,
         tags: dict[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -88,7 +88,9 @@ class Database(pulumi.ComponentResource):
             vpc_security_group_ids=[security_group_id],
             publicly_accessible=publicly_accessible,
             multi_az=multi_az,
-            backup_retention_period=backup_retention_days,
+            # Point-in-time recovery as the spec asks (pgBackRest realizes the same on bare metal).
+            backup_retention_period=spec.backups.retention_days,
+            backup_window=spec.backups.window,  # RDS's preferred backup window
             copy_tags_to_snapshot=True,
             auto_minor_version_upgrade=True,
             allow_major_version_upgrade=False,

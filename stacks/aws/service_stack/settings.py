@@ -28,7 +28,6 @@ class StackSettings:
     instance_count: int = 2
     db_instance_class: str = "db.t3.micro"
     db_allocated_storage: int = 20
-    backup_retention_days: int = 7
     ami_id: str | None = None
 
     def __post_init__(self) -> None:
@@ -39,8 +38,6 @@ class StackSettings:
                 raise StackConfigError(str(exc)) from None
         if self.instance_count < 1:
             raise StackConfigError("toolkit:instanceCount must be at least 1")
-        if self.backup_retention_days < 1:
-            raise StackConfigError("toolkit:backupRetentionDays must be at least 1 (automated backups)")
 
     @classmethod
     def from_config(cls, config: pulumi.Config) -> StackSettings:
@@ -55,7 +52,6 @@ class StackSettings:
             instance_count=config.get_int("instanceCount") or cls.instance_count,
             db_instance_class=config.get("dbInstanceClass") or cls.db_instance_class,
             db_allocated_storage=config.get_int("dbAllocatedStorage") or cls.db_allocated_storage,
-            backup_retention_days=config.get_int("backupRetentionDays") or cls.backup_retention_days,
             ami_id=config.get("amiId") or None,
         )
 

@@ -3,7 +3,8 @@
 ``aws_realization(run)`` returns, per component, the same shape of facts the bare-metal roles
 set (``realization_<component>``, see ``playbooks/realization.yml``), so that parity compares
 like with like. Values come from resource inputs: RDS ``engineVersion`` and ``port``, the
-parameter group's ``rds.logical_replication``, bucket names, listener ports, target
+parameter group's ``rds.logical_replication``, RDS's automated backups (``backupRetentionPeriod``,
+``backupWindow``), bucket names, listener ports, target
 groups and the Auto Scaling group, security-group rules, Route53 records.
 """
 
@@ -24,6 +25,7 @@ def aws_realization(run: OfflineRun) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for name, read in (
         ("database", _database),
+        ("backups", _backups),
         ("objects", _objects),
         ("app", _app),
         ("proxy", _proxy),
@@ -54,8 +56,24 @@ def _database(run: OfflineRun) -> dict[str, Any] | None:
         "logical_replication": str(logical.get("value")) == "1",
         "logical_replication_apply": logical.get("applyMethod", "immediate") if logical else None,
         "encrypted": bool(db.get("storageEncrypted")),
-        "backup_retention_days": int(db.get("backupRetentionPeriod", 0)),
         "parameter_group_family": group.inputs.get("family") if group else None,
+    }
+
+
+def _backups(run: OfflineRun) -> dict[str, Any] | None:
+    instances = run.of_type("aws:rds/instance:Instance")
+    if not instances:
+        return None
+    db = instances[0].inputs
+    retention = int(db.get("backupRetentionPeriod") or 0)
+    return {
+        "service": "RDS automated backups",
+        "retention_days": retention,
+        # Automated backups (retention >= 1 day) restore to any moment within the retention.
+        "point_in_time": retention >= 1,
+        # The snapshots of an encrypted instance are encrypted with its key.
+        "encrypted": bool(db.get("storageEncrypted")),
+        "window": db.get("backupWindow"),
     }
 
 

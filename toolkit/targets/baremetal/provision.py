@@ -38,6 +38,7 @@ NEEDED_SECRETS: tuple[tuple[str, ...], ...] = (
     ("targets", "baremetal", "object_store", "access_key"),
     ("targets", "baremetal", "object_store", "secret_key"),
     ("targets", "baremetal", "dns", "api_key"),
+    ("targets", "baremetal", "backups", "passphrase"),
     ("tls", "certificate"),
     ("tls", "key"),
     ("app", "secret_environment"),

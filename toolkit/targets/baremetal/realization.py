@@ -27,6 +27,7 @@ PLAYBOOK = "realization.yml"
 # role -> the component whose realization it reports (fact ``realization_<component>``)
 ROLES = {
     "postgresql": "database",
+    "backups": "backups",
     "objectstore": "objects",
     "app": "app",
     "proxy": "proxy",
