@@ -12,12 +12,13 @@ during a migration, where the first full backup is taken. Printed:
 - the full backup (``toolkit backup``: pgBackRest, zstd, AES-256, into SeaweedFS over HTTPS), its
   size and size in the repository, MB/s; against the floor, reading the data directory once
   (``tar | cat``, nothing compressed, encrypted or stored);
-- a point-in-time restore (``toolkit restore --time T``) into a scratch cluster: pgBackRest's
-  restore, the WAL replay to T, the verification of every table; checked equal to the digests at T;
 - the load generator at 200 writes/s on the source for ``--load-seconds``, twice: with archiving
-  as provisioned (pgBackRest's ``archive-push``), then with ``archive_command = '/bin/true'`` (the
-  same WAL, nothing pushed): the replication lag, the writes achieved, the database host's CPU
-  time and the WAL archived. The setting is put back afterwards.
+  as provisioned (pgBackRest's ``archive-push``), and last with ``archive_command = '/bin/true'``
+  (the same WAL, nothing pushed): the replication lag, the writes achieved, the database host's
+  CPU time and the WAL archived. The setting is put back afterwards;
+- between the two, a point-in-time restore (``toolkit restore --time T``, T after the first load)
+  into a scratch cluster: pgBackRest's restore, the WAL replay to T, the verification of every
+  table; checked equal to the digests at T.
 """
 
 from __future__ import annotations
@@ -37,14 +38,13 @@ from benchmarks.database_copy import steady_lag  # noqa: E402
 from toolkit import interface  # noqa: E402
 from toolkit.backups.restore import table_digests  # noqa: E402
 from toolkit.data.postgres.target import TargetHost, target_settings  # noqa: E402
-from toolkit.lab.api import lab_dir  # noqa: E402
-from toolkit.lab.record import RECORD, LabRecord  # noqa: E402
+from toolkit.lab import cgroups  # noqa: E402
+from toolkit.lab.names import LabNames  # noqa: E402
+from toolkit.lab.record import RECORD, LabRecord, lab_dir  # noqa: E402
 from toolkit.spec import load_spec  # noqa: E402
 from toolkit.targets.baremetal.provision import provision_baremetal  # noqa: E402
 
 DATA = "/var/lib/postgresql/15/main"
-# The database host's CPU time (its container's cgroup, seen from inside): microseconds.
-CPU_USAGE = "awk '/^usage_usec/ {print $2}' /sys/fs/cgroup/cpu.stat"
 
 
 def ensure_lab(name: str) -> dict[str, Any]:
@@ -93,30 +93,33 @@ def point_in_time_restore(db: TargetHost, spec: str) -> dict[str, Any]:
             "equal_to_T": True}
 
 
-def archiving_load(db: TargetHost, lab: dict[str, Any], seconds: float) -> dict[str, Any]:
-    def phase(name: str) -> dict[str, Any]:
-        print(f"load generator, 200 writes/s for {seconds:.0f} s, archiving {name} ...", flush=True)
-        before = db.json("SELECT to_json(archived_count) FROM pg_stat_archiver", dbname="postgres")
-        wal_before = db.json("SELECT to_json(pg_current_wal_lsn()::text)", dbname="postgres")
-        cpu_before = db.run(CPU_USAGE, check=False).stdout.strip()
-        lag = steady_lag(lab, seconds)
-        cpu_after = db.run(CPU_USAGE, check=False).stdout.strip()
-        lag["segments_archived"] = db.json("SELECT to_json(archived_count) FROM pg_stat_archiver",
-                                           dbname="postgres") - before
-        lag["wal_bytes"] = db.json(f"SELECT to_json(pg_current_wal_lsn() - '{wal_before}'::pg_lsn)",
-                                   dbname="postgres")
-        lag["db_host_cpu_seconds"] = (round((int(cpu_after) - int(cpu_before)) / 1e6, 1)
-                                      if cpu_before.isdigit() and cpu_after.isdigit() else None)
-        print("  " + json.dumps(lag), flush=True)
-        return lag
+def load_phase(db: TargetHost, lab: dict[str, Any], seconds: float, archiving: str) -> dict[str, Any]:
+    """The load generator on the source while the target replicates: lag, writes, the database
+    host's CPU time (its cgroup) and the WAL it wrote and archived."""
+    print(f"load generator, 200 writes/s for {seconds:.0f} s, archiving {archiving} ...", flush=True)
+    machine = LabNames(lab["name"]).machine(db.name)
+    archived = db.json("SELECT to_json(archived_count) FROM pg_stat_archiver", dbname="postgres")
+    wal = db.json("SELECT to_json(pg_current_wal_lsn()::text)", dbname="postgres")
+    cpu = cgroups.cpu_seconds(machine)
+    lag = steady_lag(lab, seconds)
+    cpu_after = cgroups.cpu_seconds(machine)
+    lag["segments_archived"] = db.json("SELECT to_json(archived_count) FROM pg_stat_archiver",
+                                       dbname="postgres") - archived
+    lag["wal_bytes"] = db.json(f"SELECT to_json(pg_current_wal_lsn() - '{wal}'::pg_lsn)", dbname="postgres")
+    lag["db_host_cpu_seconds"] = (round(cpu_after - cpu, 1)
+                                  if cpu is not None and cpu_after is not None else None)
+    print("  " + json.dumps(lag), flush=True)
+    return lag
 
-    with_archiving = phase("on (pgBackRest archive-push)")
+
+def without_archiving(db: TargetHost, lab: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """The same load with ``archive_command = '/bin/true'``: the same WAL, nothing pushed. It leaves
+    a hole in the archive (a restore cannot cross it until the next full backup): measured last."""
     db.psql("ALTER SYSTEM SET archive_command = '/bin/true'; SELECT pg_reload_conf();", dbname="postgres")
     try:
-        without = phase("off (archive_command = /bin/true)")
+        return load_phase(db, lab, seconds, "off (archive_command = /bin/true)")
     finally:
         db.psql("ALTER SYSTEM RESET archive_command; SELECT pg_reload_conf();", dbname="postgres")
-    return {"with_archiving": with_archiving, "without": without}
 
 
 def main() -> None:
@@ -128,7 +131,7 @@ def main() -> None:
     lab = ensure_lab(args.lab)
     spec = lab["spec"]
     interface.stop_replication("baremetal", spec)  # a previous run's on the source, if any
-    size = seed(spec, args.megabytes)
+    size = seed(spec, args.megabytes, random=True)  # compresses as real data does, not 30 to 1
     db = TargetHost(target_settings(load_spec(spec)))
     try:
         replicated, _ = timed(f"replicate {size / 1e6:.0f} MB to the target",
@@ -136,8 +139,11 @@ def main() -> None:
         database = int(db.json("SELECT to_json(pg_database_size('refservice'))", dbname="postgres"))
         results = {"database_bytes": database, "replicate_seconds": round(replicated, 1),
                    "full_backup": full_backup(db, spec)}
-        results["load"] = archiving_load(db, lab, args.load_seconds)
+        pushed = load_phase(db, lab, args.load_seconds, "on (pgBackRest archive-push)")
+        results["load"] = {"with_archiving": pushed}
+        # T after the load: the restore replays its WAL.
         results["restore"] = point_in_time_restore(db, spec)
+        results["load"]["without"] = without_archiving(db, lab, args.load_seconds)
     finally:
         interface.stop_replication("baremetal", spec)
         drop_bulk(spec)
@@ -149,9 +155,9 @@ def main() -> None:
           f"floor (read once) {backup['floor_seconds']} s, ratio {backup['to_floor']}")
     print(f"point-in-time restore {restore['seconds']} s: {restore['parts']}; equal to the data at T")
     for name, phase in load.items():
-        print(f"{name:15} writes/s {phase['writes_per_s']}, lag median {phase['lag_seconds_median']} s, "
-              f"p95 {phase['lag_seconds_p95']} s, max {phase['lag_bytes_max']} B; db host CPU "
-              f"{phase['db_host_cpu_seconds']} s; {phase['segments_archived']} segments archived")
+        print(f"{name:15} writes/s {phase['writes_per_s']}, lag median {phase['lag_bytes_median']} B, "
+              f"max {phase['lag_bytes_max']} B; db host CPU {phase['db_host_cpu_seconds']} s; "
+              f"{phase['wal_bytes'] / 1e6:.1f} MB WAL, {phase['segments_archived']} segments archived")
     print(json.dumps(results, indent=1))
 
 

@@ -55,8 +55,11 @@ def ensure_lab(name: str) -> dict[str, Any]:
     return interface.lab_status(name)
 
 
-def seed(spec: str, megabytes: int) -> int:
-    """A ``bulk`` table of about ``megabytes`` on the source, owned by the app's role; its size."""
+def seed(spec: str, megabytes: int, *, random: bool = False) -> int:
+    """A ``bulk`` table of about ``megabytes`` on the source, owned by the app's role; its size.
+    Its rows repeat one hash, or with ``random`` are random hex (about 2 to 1 under zstd)."""
+    hashes = ROW_BYTES // 32
+    payload = " || ".join(["md5(random()::text)"] * hashes) if random else "repeat(md5(g::text), %(repeat)s)"
     mover = PostgresMover(load_spec(spec))
     owner = load_spec(spec).spec.database.owner.name
     rows = megabytes * 1024 * 1024 // ROW_BYTES
@@ -64,8 +67,8 @@ def seed(spec: str, megabytes: int) -> int:
         conn.execute("DROP TABLE IF EXISTS bulk")
         conn.execute("CREATE TABLE bulk (id bigint PRIMARY KEY, payload text NOT NULL)")
         conn.execute(f'ALTER TABLE bulk OWNER TO "{owner}"')
-        conn.execute("INSERT INTO bulk SELECT g, repeat(md5(g::text), %s) FROM generate_series(1, %s) g",
-                     (ROW_BYTES // 32, rows))
+        conn.execute(f"INSERT INTO bulk SELECT g, {payload} FROM generate_series(1, %(rows)s) g",
+                     {"rows": rows, "repeat": hashes})
         conn.execute("ANALYZE bulk")
         row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
     assert row is not None

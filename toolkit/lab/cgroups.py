@@ -118,3 +118,16 @@ def own(prefix: str) -> list[str]:
             names.update(entry.name for entry in base.iterdir()
                          if entry.is_dir() and entry.name.startswith(prefix))
     return sorted(names)
+
+
+def cpu_seconds(name: str) -> float | None:
+    """CPU time used so far by everything in the cgroup ``name`` (a host), cgroup v1 or v2; None
+    when neither accounting is there."""
+    for path in hierarchy_paths(name):
+        if (path / "cpuacct.usage").is_file():
+            return int((path / "cpuacct.usage").read_text()) / 1e9
+        if (path / "cpu.stat").is_file():
+            usage = dict(line.split() for line in (path / "cpu.stat").read_text().splitlines())
+            if "usage_usec" in usage:
+                return int(usage["usage_usec"]) / 1e6
+    return None
