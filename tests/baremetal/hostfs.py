@@ -10,7 +10,9 @@ from typing import Any
 
 # Written by any SSH login and sudo (the preflight's own probe), and by a running PostgreSQL's
 # background writes (checkpoints, autovacuum): not changes made by a run.
-LOGIN_RUNTIME = ("var/log/", "var/lib/systemd/", "run/", "var/lib/sudo/", "var/lib/postgresql/")
+# The object store's data too: the database's WAL archive lands there on its own (archive_timeout).
+LOGIN_RUNTIME = ("var/log/", "var/lib/systemd/", "run/", "var/lib/sudo/", "var/lib/postgresql/",
+                 "srv/refservice-objects/")
 # Also written by Ansible's own connection, in check mode too: its temporary files and caches.
 RUNTIME = (*LOGIN_RUNTIME, "tmp/", "var/tmp/", "home/deploy/.ansible/", "root/.ansible/", "var/cache/",
            "home/deploy/.cache/")

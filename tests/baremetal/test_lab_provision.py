@@ -247,6 +247,8 @@ SECRET_FILES = {
     "web": {"/etc/nginx/tls/refservice/key.pem": "600 root:root"},
     "objects": {"/etc/refservice-objects/s3.json": "600 refservice-objects:refservice-objects"},
     "dns": {"/etc/powerdns/pdns.conf": "640 root:pdns"},
+    # pgBackRest's repository keys and cipher passphrase.
+    "db": {"/etc/pgbackrest/conf.d/secrets.conf": "600 postgres:postgres"},
 }
 SEARCHED = "/etc /opt /srv /home /root /tmp /var/tmp /var/log /var/lib /var/backups"
 
