@@ -193,12 +193,9 @@ class ScratchRestore:
             finally:
                 scratch.close()
             restored.seconds["verify"] = round(time.monotonic() - before, 2)
-        except BaseException:
+        finally:
             if not keep:
                 self.remove(directory)
-            raise
-        if not keep:
-            self.remove(directory)
         restored.seconds["total"] = round(time.monotonic() - started, 2)
         return restored
 
