@@ -14,6 +14,7 @@ from botocore.config import Config
 
 from tests.fixtures.lab import lab_host
 from tests.fixtures.lab_states import hosts_in, secret
+from toolkit.data.objects.remote import parts
 from toolkit.state import state_root
 
 BUCKET = "refservice-files"
@@ -84,16 +85,21 @@ def fresh_source(lab: dict[str, Any], objects: dict[str, Seeded]) -> Any:
     return s3
 
 
-def tricky_objects(big: int = 2) -> dict[str, Seeded]:
+def tricky_objects(big: int = 2, multipart: bool = False) -> dict[str, Seeded]:
+    """Tricky keys and contents; ``big`` objects above the in-memory limit (streamed in one PUT);
+    with ``multipart`` one above the multipart threshold, with a short last part."""
     objects = {key: Seeded(f"body of {key}".encode(), "text/plain; charset=utf-8",
                            {"origin": "tricky", "key-index": str(i)}) for i, key in enumerate(TRICKY_KEYS)}
     objects["empty/zero-byte.bin"] = Seeded(b"", "application/x-empty", {"empty": "yes"})
     objects["folder/"] = Seeded(b"", "application/x-directory")  # the S3 console's folder marker
     objects["meta/many.json"] = Seeded(b'{"a": 1}', "application/json",
                                        {"author": "ada lovelace", "with-dash": "x", "number": "42"})
-    for i in range(big):  # above the 16 MiB multipart threshold, with a short last part
-        body = os.urandom(17 * MIB + 12345 * (i + 1))
+    for i in range(big):
+        body = os.urandom(parts.MEMORY_PART_LIMIT + MIB + 12345 * (i + 1))
         objects[f"big/object-{i}.bin"] = Seeded(body, "application/octet-stream", {"part-test": str(i)})
+    if multipart:
+        body = os.urandom(parts.MULTIPART_THRESHOLD + 12345)
+        objects["big/multipart.bin"] = Seeded(body, "application/x-parts", {"parts": "yes"})
     return objects
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.moto import running_moto
-from toolkit.data.objects.remote import manifest, worker
+from toolkit.data.objects.remote import manifest, store, worker
 from toolkit.data.objects.remote.manifest import Listed
 
 from .test_objects_pool import side
@@ -54,7 +54,7 @@ def contents(s3: Any) -> dict[str, bytes]:
 @pytest.mark.parametrize("events", [False, True], ids=["listing", "events"])
 def test_the_final_pass_catches_every_change_made_before_it_was_asked(
         stores: tuple[dict[str, Any], dict[str, Any]], tmp_path: Path, events: bool) -> None:
-    source, target = worker.client(stores[0], 4), worker.client(stores[1], 4)
+    source, target = store.client(stores[0], 4), store.client(stores[1], 4)
     source.create_bucket(Bucket=BUCKET)
     target.create_bucket(Bucket=BUCKET)
     for i in range(20):
@@ -88,7 +88,7 @@ def test_the_final_pass_catches_every_change_made_before_it_was_asked(
 
 def test_a_closed_stdin_stops_the_follower_without_a_manifest(
         stores: tuple[dict[str, Any], dict[str, Any]], tmp_path: Path) -> None:
-    source, target = worker.client(stores[0], 4), worker.client(stores[1], 4)
+    source, target = store.client(stores[0], 4), store.client(stores[1], 4)
     source.create_bucket(Bucket=BUCKET)
     target.create_bucket(Bucket=BUCKET)
     source.put_object(Bucket=BUCKET, Key="only", Body=b"x")

@@ -74,7 +74,7 @@ def differences(spec: Path | str) -> dict[str, str]:
 def test_tricky_objects_arrive_exactly_survive_a_restart_and_tampering_is_named(
         standby: dict[str, Any]) -> None:
     lab, spec = standby, standby["spec"]
-    objects = tricky_objects()
+    objects = tricky_objects(multipart=True)
     fresh_source(lab, objects)
     watched = WatchProcesses(lab, hosts_in(lab, "objects")[0],
                              [secret(lab, name) for name in ("aws_secret_access_key", "objects_secret_key")])

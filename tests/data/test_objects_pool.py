@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.moto import MOTO_CREDENTIALS, running_moto
-from toolkit.data.objects.remote import transfer, worker
+from toolkit.data.objects.remote import store, transfer, worker
 from toolkit.data.objects.remote.pool import CopyPool
 
 BUCKET = "pool-bucket"
@@ -29,7 +29,7 @@ def stores() -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
 def test_processes_copy_every_object_once_and_name_the_one_that_vanished(
         stores: tuple[dict[str, Any], dict[str, Any]]) -> None:
     source_side, target_side = stores
-    source, target = worker.client(source_side, 4), worker.client(target_side, 4)
+    source, target = store.client(source_side, 4), store.client(target_side, 4)
     source.create_bucket(Bucket=BUCKET)
     target.create_bucket(Bucket=BUCKET)
     bodies = {f"k/{i:03d}": hashlib.sha256(str(i).encode()).digest() * (1 + i % 50) for i in range(60)}
@@ -38,7 +38,7 @@ def test_processes_copy_every_object_once_and_name_the_one_that_vanished(
         source.put_object(Bucket=BUCKET, Key=key, Body=body, Metadata={"n": key})
     items = worker.listing(source, BUCKET)
     source.delete_object(Bucket=BUCKET, Key="k/007")  # after the listing, as a serving source does
-    pool = CopyPool(lambda: (worker.client(source_side, 4), worker.client(target_side, 4)),
+    pool = CopyPool(lambda: (store.Store(source_side, 4), store.Store(target_side, 4)),
                     transfer.Settings(threshold=8 * 1024 * 1024, min_part=5 * 1024 * 1024),
                     processes=2, threads=5)
     with pool:

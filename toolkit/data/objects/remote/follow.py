@@ -28,7 +28,8 @@ from typing import Any
 from . import manifest, transfer
 from .manifest import Entry, Listed
 from .pool import CopyPool
-from .worker import client, default_processes, delete_gone, known_entries, proven, say, sharded, usage
+from .store import Store
+from .worker import default_processes, delete_gone, known_entries, proven, say, sharded, usage
 
 PAUSE_S = 0.2  # between passes: the source's listing is the cost, not the wait
 
@@ -68,12 +69,12 @@ class Commands:
 
 def follow(job: dict[str, Any], workdir: Path) -> int:
     threads = int(job.get("threads", 16))
-    source, target = client(job["source"], threads), client(job["target"], threads)
+    source, target = Store(job["source"], threads), Store(job["target"], threads)
     known = known_entries(job, workdir)
     on_target = {listed.id: listed for listed in sharded(target, job)}
-    checksums = transfer.probe_checksums(target, job["buckets"][0])
+    checksums = transfer.probe_checksums(target.s3, job["buckets"][0])
     settings = transfer.Settings(checksums=checksums, spool_dir=str(workdir))
-    pool = CopyPool(lambda: (client(job["source"], threads), client(job["target"], threads)), settings,
+    pool = CopyPool(lambda: (Store(job["source"], threads), Store(job["target"], threads)), settings,
                     processes=int(job.get("processes") or default_processes()), threads=threads)
     totals = {"copied": 0, "copied_bytes": 0, "deleted": 0, "passes": 0}
     progress_path = workdir / f"shard-{job['shard']}.progress.jsonl"
@@ -103,7 +104,7 @@ def follow(job: dict[str, Any], workdir: Path) -> int:
                 on_target[entry.id] = Listed(entry.bucket, entry.key, entry.size, entry.target_etag, "")
                 progress.write(entry.to_line() + "\n")
                 progress.flush()  # a killed follower's work is not lost
-            deleted = delete_gone(target, gone, failed) if job.get("delete") else []
+            deleted = delete_gone(target.s3, gone, failed) if job.get("delete") else []
             for entry in deleted:
                 known.pop(entry.id, None)
                 on_target.pop(entry.id, None)

@@ -24,13 +24,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from . import transfer
+from . import s3http, transfer
 from .manifest import Entry, Listed
+from .store import Store
 
 CHILD_CHECK_S = 1.0
+OBJECT_ATTEMPTS = 3  # a whole object, after its requests' own retries
 PR_SET_PDEATHSIG = 1  # Linux prctl(2)
 
-Clients = Callable[[], tuple[Any, Any]]  # (source, target), made in the process that uses them
+Clients = Callable[[], tuple[Store, Store]]  # (source, target), made in the process that uses them
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,17 @@ class _Finished:
     max_rss_kb: int
 
 
-def copy_one(source: Any, target: Any, listed: Listed, settings: transfer.Settings) -> Outcome:
+def copy_one(source: Store, target: Store, listed: Listed, settings: transfer.Settings) -> Outcome:
     """One object copied and proven, or why not, as an ``Outcome`` (never raises)."""
-    try:
-        return Outcome(listed, entry=transfer.copy_object(source, target, listed, settings))
-    except Exception as error:  # sent back as text: a botocore error does not always pickle
-        return Outcome(listed, error=str(error) or type(error).__name__, vanished=transfer.vanished(error))
+    for attempt in range(1, OBJECT_ATTEMPTS + 1):
+        try:
+            return Outcome(listed, entry=transfer.copy_object(source, target, listed, settings))
+        except Exception as error:  # sent back as text: a botocore error does not always pickle
+            if attempt < OBJECT_ATTEMPTS and s3http.retryable(error):
+                continue  # a streamed upload is not resent by the client: the object is copied again
+            return Outcome(listed, error=str(error) or type(error).__name__,
+                           vanished=transfer.vanished(error))
+    raise AssertionError("unreachable")
 
 
 def _serve(clients: Clients, settings: transfer.Settings, threads: int, tasks: Any, results: Any,

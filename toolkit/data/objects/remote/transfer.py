@@ -1,9 +1,12 @@
 """Copy one object from the source S3 to the target, streamed, and prove it by reading it back.
 
-The source body is read in blocks and hashed (SHA-256) as it passes; small objects go in one PUT,
-larger ones in parts (``parts.py``). Then the target's bytes are read back and hashed again: the
-copy counts only when both digests agree, along with size, Content-Type and user metadata. A
-multipart ETag is not an MD5 and a multipart checksum is composite, so neither is trusted here.
+The source body is hashed (SHA-256) as it passes. An object up to ``parts.MEMORY_PART_LIMIT`` is
+held and sent in one PUT with its checksum; a larger one streams from the source's GET into one
+PUT in blocks; past the multipart threshold it goes in parts (``parts.py``). The GETs and PUTs
+go over ``s3http.py``, the multipart upload through boto3. Then the target's bytes are read back
+and hashed again: the copy counts only when both digests agree, along with size, Content-Type and
+user metadata. A multipart ETag is not an MD5 and a multipart checksum is composite, so neither is
+trusted here.
 
 Why the read-back stays, though it is a second request per object: a store that checks
 ``x-amz-checksum-sha256`` on upload proves only the bytes that reached its front end, hashed
@@ -23,17 +26,17 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import parts
+from . import parts, s3http
 from .manifest import Entry, Listed
+from .store import Store
 
 BLOCK = 1024 * 1024
-# Headers that describe the content and travel with it, besides the user metadata.
-CONTENT_HEADERS = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage")
 PROBE_PREFIX = ".toolkit-checksum-probe-"
 # Parts a process holds at once: a thread past them waits with its source stream open, so a
 # process's part buffers stay PART_BUFFERS x the part size however many large objects it copies
@@ -91,6 +94,18 @@ def probe_checksums(target: Any, bucket: str, wait_s: float = 60.0) -> bool:
         target.delete_object(Bucket=bucket, Key=key, **({"VersionId": version} if version else {}))
 
 
+def _blocks(stream: Any, size: int, digest: Any) -> Iterator[bytes]:
+    """``size`` bytes of ``stream`` in blocks, hashed as they pass; ``CopyFailed`` if it ends short."""
+    done = 0
+    while done < size:
+        block = stream.read(min(BLOCK, size - done))
+        if not block:
+            raise CopyFailed(f"the source stream ended after {done} of {size} bytes")
+        digest.update(block)
+        done += len(block)
+        yield block
+
+
 def _read_exactly(stream: Any, size: int, sink: Any, digest: Any) -> int:
     done = 0
     while done < size:
@@ -105,40 +120,44 @@ def _read_exactly(stream: Any, size: int, sink: Any, digest: Any) -> int:
 
 def vanished(error: BaseException) -> bool:
     """Whether ``error`` says the source object no longer exists (deleted after the listing)."""
+    if isinstance(error, s3http.S3Error):
+        return error.code == "NoSuchKey" or error.status == 404
     response = getattr(error, "response", None) or {}
     return response.get("Error", {}).get("Code") in ("NoSuchKey", "404")
 
 
-def copy_object(source: Any, target: Any, listed: Listed, settings: Settings) -> Entry:
+def copy_object(source: Store, target: Store, listed: Listed, settings: Settings) -> Entry:
     """Copy ``listed`` and return its manifest entry; raises ``CopyFailed`` naming what differs."""
-    got = source.get_object(Bucket=listed.bucket, Key=listed.key)
-    size = int(got["ContentLength"])
-    headers = {name: got[name] for name in CONTENT_HEADERS if got.get(name)}
-    metadata = got.get("Metadata") or {}
+    got = source.http.get(listed.bucket, listed.key)
+    size = got.size
+    headers = got.content
+    metadata = got.metadata
     digest = hashlib.sha256()
-    stream = got["Body"]
     try:
         if parts.is_multipart(size, settings.threshold):
-            target_etag = _multipart(target, listed, stream, size, headers, metadata, digest, settings)
+            target_etag = _multipart(target.s3, listed, got.body, size, headers, metadata, digest, settings)
         else:
-            body = stream.read()
-            if len(body) != size:
-                raise CopyFailed(f"the source sent {len(body)} of {size} bytes")
-            digest.update(body)
-            extra = {}
-            if settings.checksums:
-                extra["ChecksumSHA256"] = base64.b64encode(hashlib.sha256(body).digest()).decode()
-            put = target.put_object(Bucket=listed.bucket, Key=listed.key, Body=body, Metadata=metadata,
-                                    **headers, **extra)
-            target_etag = put.get("ETag", "")
+            sent = {s3http.CONTENT_HEADERS[name]: value for name, value in headers.items()}
+            sent |= {f"{s3http.METADATA_PREFIX}{name}": value for name, value in metadata.items()}
+            if size <= parts.MEMORY_PART_LIMIT:  # held: its checksum goes with it, a retry resends it
+                body = got.body.read()
+                if len(body) != size:
+                    raise CopyFailed(f"the source sent {len(body)} of {size} bytes")
+                digest.update(body)
+                if settings.checksums:
+                    sent["x-amz-checksum-sha256"] = base64.b64encode(digest.digest()).decode()
+                answer = target.http.put(listed.bucket, listed.key, body, sent)
+            else:  # streamed through, in constant memory; its SHA-256 is known only at the end
+                answer = target.http.put(listed.bucket, listed.key, _blocks(got.body, size, digest), sent,
+                                         size=size)
+            target_etag = answer.get("etag", "")
     finally:
-        stream.close()
+        got.body.close()
     entry = Entry(bucket=listed.bucket, key=listed.key, size=size, sha256=digest.hexdigest(),
                   content_type=headers.get("ContentType", ""), metadata=_lower(metadata),
-                  source_etag=got.get("ETag", listed.etag),
-                  source_last_modified=listed.last_modified if got.get("ETag") == listed.etag
-                  else got["LastModified"].isoformat(),
-                  source_version=got.get("VersionId"), target_etag=target_etag)
+                  source_etag=got.etag or listed.etag,
+                  source_last_modified=listed.last_modified if got.etag == listed.etag else got.last_modified,
+                  source_version=got.version_id, target_etag=target_etag)
     problem = read_back(target, entry)
     if problem:
         raise CopyFailed(problem)
@@ -174,31 +193,29 @@ def _multipart(target: Any, listed: Listed, stream: Any, size: int, headers: dic
         raise
 
 
-def read_back(target: Any, entry: Entry) -> str | None:
+def read_back(target: Store, entry: Entry) -> str | None:
     """Read the target's object and compare it with ``entry``: what differs, or None."""
     try:
-        got = target.get_object(Bucket=entry.bucket, Key=entry.key)
+        got = target.http.get(entry.bucket, entry.key)
     except Exception as error:
         return f"cannot be read from the target: {error}"
     digest = hashlib.sha256()
     size = 0
-    stream = got["Body"]
     try:
-        for block in iter(lambda: stream.read(BLOCK), b""):
+        for block in iter(lambda: got.body.read(BLOCK), b""):
             digest.update(block)
             size += len(block)
     finally:
-        stream.close()
+        got.body.close()
     problems = []
     if size != entry.size:
         problems.append(f"{size} bytes on the target, {entry.size} on the source")
     elif digest.hexdigest() != entry.sha256:
         problems.append(f"SHA-256 {digest.hexdigest()[:16]}... on the target, "
                         f"{entry.sha256[:16]}... on the source")
-    if (got.get("ContentType") or "") != entry.content_type and entry.content_type:
-        problems.append(f"Content-Type {got.get('ContentType')!r} on the target, "
-                        f"{entry.content_type!r} on the source")
-    if _lower(got.get("Metadata")) != entry.metadata:
-        problems.append(f"user metadata {_lower(got.get('Metadata'))} on the target, "
-                        f"{entry.metadata} on the source")
+    content_type = got.content.get("ContentType", "")
+    if content_type != entry.content_type and entry.content_type:
+        problems.append(f"Content-Type {content_type!r} on the target, {entry.content_type!r} on the source")
+    if _lower(got.metadata) != entry.metadata:
+        problems.append(f"user metadata {_lower(got.metadata)} on the target, {entry.metadata} on the source")
     return "; ".join(problems) or None

@@ -25,54 +25,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from . import manifest, transfer
 from .manifest import Entry, Listed
 from .pool import CopyPool, Outcome
 from .sharding import shard_of
+from .store import Store
 
 PROGRESS_INTERVAL_S = 0.5
 DELETE_BATCH = 1000
 STORE_START_WAIT_S = 60.0
 MAX_PROCESSES = 2
 _print_lock = threading.Lock()
-_session_lock = threading.Lock()
-_sessions: dict[int, Any] = {}
-
-
 def say(kind: str, **values: Any) -> None:
     with _print_lock:
         sys.stdout.write(json.dumps({"type": kind, **values}, ensure_ascii=False) + "\n")
         sys.stdout.flush()
-
-
-def session() -> Any:
-    """This process's boto3 session: every session loads its own copy of the S3 model (about
-    12 MB), so the clients of one process share one (a forked copy process makes its own)."""
-    with _session_lock:
-        if os.getpid() not in _sessions:
-            _sessions[os.getpid()] = boto3.session.Session()
-        return _sessions[os.getpid()]
-
-
-def client(side: dict[str, Any], threads: int) -> Any:
-    # Requests are built here from listings, so botocore's per-call validation is CPU for nothing.
-    # Payloads are not hashed for the signature: every copied object is read back and its SHA-256
-    # compared (transfer.py), which proves more than a signed upload, for one hash less per byte.
-    options: dict[str, Any] = {"s3": {"addressing_style": "path", "payload_signing_enabled": False},
-                               "max_pool_connections": threads + 4,
-                               "retries": {"max_attempts": 5, "mode": "standard"},
-                               "parameter_validation": False}
-    try:  # botocore >= 1.36 sends checksums by default; they are sent only when the probe says so
-        config = Config(request_checksum_calculation="when_required",
-                        response_checksum_validation="when_required", **options)
-    except TypeError:  # an older botocore (Debian's) has neither setting nor the default
-        config = Config(**options)
-    return session().client(
-        "s3", endpoint_url=side.get("endpoint") or None, region_name=side.get("region") or "us-east-1",
-        aws_access_key_id=side["access_key"], aws_secret_access_key=side["secret_key"], config=config)
 
 
 def listing(s3: Any, bucket: str) -> list[Listed]:
@@ -86,8 +53,8 @@ def listing(s3: Any, bucket: str) -> list[Listed]:
     return found
 
 
-def sharded(s3: Any, job: dict[str, Any]) -> list[Listed]:
-    return [listed for bucket in job["buckets"] for listed in listing(s3, bucket)
+def sharded(store: Store, job: dict[str, Any]) -> list[Listed]:
+    return [listed for bucket in job["buckets"] for listed in listing(store.s3, bucket)
             if shard_of(listed.bucket, listed.key, job["shards"]) == job["shard"]]
 
 
@@ -124,13 +91,13 @@ class Counter:
 
 def copy(job: dict[str, Any], workdir: Path) -> int:
     threads = int(job.get("threads", 16))
-    source, target = client(job["source"], threads), client(job["target"], threads)
+    source, target = Store(job["source"], threads), Store(job["target"], threads)
     known = known_entries(job, workdir)
     todo = manifest.plan(sharded(source, job), known, sharded(target, job),
                          spare_target=bool(job.get("spare_target")))
     counter = Counter(len(todo.copy), sum(listed.size for listed in todo.copy))
     say("plan", copy=len(todo.copy), copy_bytes=counter.total_bytes, keep=len(todo.keep), gone=len(todo.gone))
-    checksums = bool(todo.copy) and transfer.probe_checksums(target, job["buckets"][0])
+    checksums = bool(todo.copy) and transfer.probe_checksums(target.s3, job["buckets"][0])
     say("probe", checksums="sha256" if checksums else "none")
     settings = transfer.Settings(threshold=int(job.get("threshold", transfer.parts.MULTIPART_THRESHOLD)),
                                  min_part=int(job.get("min_part", transfer.parts.MIN_PART_SIZE)),
@@ -138,7 +105,7 @@ def copy(job: dict[str, Any], workdir: Path) -> int:
     progress_path = workdir / f"shard-{job['shard']}.progress.jsonl"
     copied: list[Entry] = []
     failed: list[dict[str, str]] = []
-    pool = CopyPool(lambda: (client(job["source"], threads), client(job["target"], threads)), settings,
+    pool = CopyPool(lambda: (Store(job["source"], threads), Store(job["target"], threads)), settings,
                     processes=int(job.get("processes") or default_processes()), threads=threads)
     with pool, progress_path.open("a", encoding="utf-8") as progress:
         counter.children = pool.pids
@@ -155,7 +122,7 @@ def copy(job: dict[str, Any], workdir: Path) -> int:
     counter.stopped.set()
     reporter.join()
     counter.say()
-    deleted = delete_gone(target, todo.gone, failed) if job.get("delete") else []
+    deleted = delete_gone(target.s3, todo.gone, failed) if job.get("delete") else []
     kept_gone = [] if job.get("delete") else todo.gone
     manifest.write(workdir / f"shard-{job['shard']}.manifest.jsonl", [*todo.keep, *copied, *kept_gone])
     say("done", copied=len(copied), copied_bytes=sum(e.size for e in copied), kept=len(todo.keep),
@@ -202,7 +169,7 @@ def delete_gone(target: Any, gone: list[Entry], failed: list[dict[str, str]]) ->
 
 def verify(job: dict[str, Any], workdir: Path) -> int:
     threads = int(job.get("threads", 16))
-    source, target = client(job["source"], threads), client(job["target"], threads)
+    source, target = Store(job["source"], threads), Store(job["target"], threads)
     known = known_entries(job, workdir)
     source_listing, target_listing = sharded(source, job), sharded(target, job)
     found = manifest.compare(source_listing, target_listing, known)
@@ -224,17 +191,17 @@ def verify(job: dict[str, Any], workdir: Path) -> int:
 
 
 def preflight(job: dict[str, Any]) -> int:
-    source, target = client(job["source"], 4), client(job["target"], 4)
+    source, target = Store(job["source"], 4), Store(job["target"], 4)
     objects = size = 0
     try:
-        on_target = store_buckets(target)
+        on_target = store_buckets(target.s3)
     except Exception as error:
         say("finding", severity="error", subject=job["target"].get("endpoint") or "target",
             message=f"the bare-metal object store does not answer: {error}")
         on_target = None
     for bucket in job["buckets"]:
         try:
-            listed = listing(source, bucket)
+            listed = listing(source.s3, bucket)
         except Exception as error:
             say("finding", severity="error", subject=f"s3://{bucket}",
                 message=f"cannot list the source bucket: {error}")
@@ -269,7 +236,7 @@ def store_buckets(target: Any) -> set[str]:
 
 
 def cleanup(job: dict[str, Any]) -> int:
-    target = client(job["target"], 4)
+    target = Store(job["target"], 4).s3
     aborted = []
     for bucket in job["buckets"]:
         for page in target.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
@@ -310,7 +277,7 @@ def usage() -> dict[str, int]:
 
 
 def default_processes() -> int:
-    """One copy process per core, at most ``MAX_PROCESSES``: each holds its own boto3 (~50 MB)."""
+    """One copy process per core, at most ``MAX_PROCESSES``: each may hold its own boto3 (~50 MB)."""
     return max(1, min(os.cpu_count() or 1, MAX_PROCESSES))
 
 
