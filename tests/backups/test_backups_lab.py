@@ -135,6 +135,8 @@ def test_a_failing_archive_is_reported_then_recovers(lab_provisioned: dict[str, 
     try:
         failing = wait_status(lab, db, ok=False, timeout=240)
         assert any("archiving is failing" in p for p in failing["problems"]), failing["problems"]
+        # Said at once by a connection probe, not after pgBackRest's retries of every file.
+        assert any("cannot connect to the repository's store" in p for p in failing["problems"])
         assert failing["archive"]["failed_count"] > 0
     finally:
         started = lab_run(lab, objects, f"sudo -n systemctl start {unit}")

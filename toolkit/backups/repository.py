@@ -19,6 +19,8 @@ from toolkit.spec import LoadedSpec
 BACKUP_TYPES = ("full", "diff", "incr")
 # A status must answer while the store is down: pgBackRest would retry for minutes by default.
 STATUS_IO_TIMEOUT_S = 10
+CONFIG = "/etc/pgbackrest/pgbackrest.conf"  # the backups role's
+CONNECT_TIMEOUT_S = 3
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,23 @@ class Repository:
             raise CheckFailed(f"{self.target.name}: pgbackrest {args[-1]} failed ({result.status}): "
                               f"{(result.stderr or result.stdout).strip()[-600:]}")
         return result.stdout
+
+    def unreachable(self) -> str | None:
+        """Why the database host cannot open a connection to the repository's store, or None.
+
+        Seconds instead of the ~40 s pgBackRest spends retrying each of its files (``io-timeout``)
+        before it says a store that refuses connections is down."""
+        # Without the role's configuration there is nothing to probe: ``info`` says what is missing.
+        probe = (f"conf={CONFIG}; [ -r $conf ] || exit 0; host=$(sed -n 's/^repo1-s3-endpoint=//p' $conf); "
+                 "port=$(sed -n 's/^repo1-storage-port=//p' $conf); port=${port:-443}; "
+                 f"timeout {CONNECT_TIMEOUT_S} bash -c \"exec 3<>/dev/tcp/$host/$port\" 2>/dev/null "
+                 "|| { echo \"$host:$port\"; exit 1; }")
+        result = self.target.run(self.target.as_postgres(f"bash -c {shlex.quote(probe)}"), timeout=30.0,
+                                 check=False)
+        if result.status == 0:
+            return None
+        return (f"{self.target.name} cannot connect to the repository's store {result.stdout.strip()} "
+                f"within {CONNECT_TIMEOUT_S} s (is the objects host's SeaweedFS running?)")
 
     def info(self, io_timeout: int | None = None) -> dict[str, Any]:
         """pgBackRest's view of the stanza (``info --output=json``) for this stanza."""

@@ -40,11 +40,14 @@ def backup_status(loaded: LoadedSpec, repository: Repository | None = None) -> d
                         f"{archiver.get('last_failed_time')} ({archiver.get('failed_count')} failures; "
                         f"last success {archiver.get('last_archived_wal') or 'never'}); "
                         "see the PostgreSQL log")
-    try:
-        info = repo.info(io_timeout=STATUS_IO_TIMEOUT_S)
-    except CheckFailed as exc:
-        problems.append(f"the repository cannot be read: {exc}")
-        info = None
+    info = None
+    if unreachable := repo.unreachable():
+        problems.append(f"the repository cannot be read: {unreachable}")
+    else:
+        try:
+            info = repo.info(io_timeout=STATUS_IO_TIMEOUT_S)
+        except CheckFailed as exc:
+            problems.append(f"the repository cannot be read: {exc}")
     if info is not None:
         backups = repo.backups(info)
         status["encrypted"] = info.get("cipher", "none") != "none"
