@@ -94,28 +94,18 @@ def probe_checksums(target: Any, bucket: str, wait_s: float = 60.0) -> bool:
         target.delete_object(Bucket=bucket, Key=key, **({"VersionId": version} if version else {}))
 
 
-def _blocks(stream: Any, size: int, digest: Any) -> Iterator[bytes]:
-    """``size`` bytes of ``stream`` in blocks, hashed as they pass; ``CopyFailed`` if it ends short."""
+def _blocks(stream: Any, size: int, digest: Any, *, start: int = 0,
+            total: int | None = None) -> Iterator[bytes]:
+    """``size`` bytes of ``stream`` in blocks, hashed as they pass; ``CopyFailed`` if it ends short
+    (a part's bytes are counted from ``start`` of the object's ``total``)."""
     done = 0
     while done < size:
         block = stream.read(min(BLOCK, size - done))
         if not block:
-            raise CopyFailed(f"the source stream ended after {done} of {size} bytes")
+            raise CopyFailed(f"the source stream ended after {start + done} of {total or size} bytes")
         digest.update(block)
         done += len(block)
         yield block
-
-
-def _read_exactly(stream: Any, size: int, sink: Any, digest: Any) -> int:
-    done = 0
-    while done < size:
-        block = stream.read(min(BLOCK, size - done))
-        if not block:
-            break
-        digest.update(block)
-        sink.write(block)
-        done += len(block)
-    return done
 
 
 def vanished(error: BaseException) -> bool:
@@ -140,10 +130,7 @@ def copy_object(source: Store, target: Store, listed: Listed, settings: Settings
             sent = {s3http.CONTENT_HEADERS[name]: value for name, value in headers.items()}
             sent |= {f"{s3http.METADATA_PREFIX}{name}": value for name, value in metadata.items()}
             if size <= parts.MEMORY_PART_LIMIT:  # held: its checksum goes with it, a retry resends it
-                body = got.body.read()
-                if len(body) != size:
-                    raise CopyFailed(f"the source sent {len(body)} of {size} bytes")
-                digest.update(body)
+                body = b"".join(_blocks(got.body, size, digest))
                 if settings.checksums:
                     sent["x-amz-checksum-sha256"] = base64.b64encode(digest.digest()).decode()
                 answer = target.http.put(listed.bucket, listed.key, body, sent)
@@ -176,10 +163,8 @@ def _multipart(target: Any, listed: Listed, stream: Any, size: int, headers: dic
             want = min(part, size - (number - 1) * part)
             with _part_buffers, tempfile.SpooledTemporaryFile(max_size=parts.MEMORY_PART_LIMIT,
                                                               dir=settings.spool_dir) as spool:
-                got = _read_exactly(stream, want, spool, digest)
-                if got != want:
-                    sent = (number - 1) * part + got
-                    raise CopyFailed(f"the source stream ended after {sent} of {size} bytes")
+                for block in _blocks(stream, want, digest, start=(number - 1) * part, total=size):
+                    spool.write(block)
                 spool.seek(0)
                 answer = target.upload_part(Bucket=listed.bucket, Key=listed.key, UploadId=upload_id,
                                             PartNumber=number, Body=spool, ContentLength=want)

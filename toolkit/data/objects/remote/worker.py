@@ -36,6 +36,8 @@ DELETE_BATCH = 1000
 STORE_START_WAIT_S = 60.0
 MAX_PROCESSES = 2
 _print_lock = threading.Lock()
+
+
 def say(kind: str, **values: Any) -> None:
     with _print_lock:
         sys.stdout.write(json.dumps({"type": kind, **values}, ensure_ascii=False) + "\n")
