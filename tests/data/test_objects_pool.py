@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,8 +43,8 @@ def test_processes_copy_every_object_once_and_name_the_one_that_vanished(
                     transfer.Settings(threshold=8 * 1024 * 1024, min_part=5 * 1024 * 1024),
                     processes=2, threads=5)
     with pool:
-        outcomes = list(pool.copy(items[:30]))
-        outcomes += pool.copy(items[30:])  # the same processes, warm, take the next batch
+        outcomes = list(pool.copy([items[:10], [], items[10:30]]))
+        outcomes += pool.copy([items[30:]])  # the same processes, warm, take the next batch
     assert sorted(o.listed.key for o in outcomes) == sorted(bodies)
     vanished = [o.listed.key for o in outcomes if o.vanished]
     assert vanished == ["k/007"]
@@ -54,3 +55,56 @@ def test_processes_copy_every_object_once_and_name_the_one_that_vanished(
             got = target.get_object(Bucket=BUCKET, Key=outcome.listed.key)
             assert got["Body"].read() == bodies[outcome.listed.key]
     assert pool.processes == 2 and pool.children_max_rss_kb > 0
+
+
+def test_copy_starts_with_the_first_page_and_a_large_object_listed_later_jumps_the_queue(
+        stores: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    source_side, target_side = stores
+    source = store.client(source_side, 4)
+    bucket = "pool-pages"
+    source.create_bucket(Bucket=bucket)
+    store.client(target_side, 4).create_bucket(Bucket=bucket)
+    for i in range(30):
+        source.put_object(Bucket=bucket, Key=f"small/{i:02d}", Body=b"x" * (100 + i))
+    source.put_object(Bucket=bucket, Key="z-large", Body=b"y" * 3_000_000)
+    listed = worker.listing(source, bucket)
+    small = [item for item in listed if item.size < 1000]
+    large = [item for item in listed if item.size > 1000]
+    first_done = threading.Event()
+
+    def pages() -> Iterator[list[Any]]:
+        yield small
+        assert first_done.wait(30)  # the copy began before the listing's next page
+        yield large
+        ended.set()
+
+    ended = threading.Event()
+    pool = CopyPool(lambda: (store.Store(source_side, 4), store.Store(target_side, 4)), transfer.Settings(),
+                    processes=1, threads=1)
+    keys = []
+    with pool:
+        for outcome in pool.copy(pages()):
+            assert outcome.entry is not None, outcome.error
+            keys.append(outcome.listed.key)
+            first_done.set()
+    assert sorted(keys) == sorted(item.key for item in listed) and ended.is_set()
+    # Two smalls were in the processes' queue (the window); the large one came next, not last.
+    assert keys.index("z-large") < 10, keys
+
+
+def test_a_listing_that_fails_mid_copy_fails_the_copy(stores: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    source_side, target_side = stores
+    source = store.client(source_side, 4)
+    bucket = "pool-broken"
+    source.create_bucket(Bucket=bucket)
+    store.client(target_side, 4).create_bucket(Bucket=bucket)
+    source.put_object(Bucket=bucket, Key="one", Body=b"1")
+
+    def pages() -> Iterator[list[Any]]:
+        yield worker.listing(source, bucket)
+        raise ConnectionError("the listing's second page: connection reset")
+
+    pool = CopyPool(lambda: (store.Store(source_side, 4), store.Store(target_side, 4)), transfer.Settings(),
+                    processes=2, threads=2)
+    with pytest.raises(ConnectionError, match="second page"), pool:
+        list(pool.copy(pages()))

@@ -156,8 +156,9 @@ class ObjectMover(DataMover):
             total = sum(r["total_bytes"] for r in totals.values())
             seconds = max(time.monotonic() - started, 1e-3)
             rate = done / seconds
+            listing = any(r.get("listing") for r in totals.values())  # the total still grows: no ETA
             run.progress(step, done=done, total=total, unit="bytes", rate=round(rate),
-                         eta=round((total - done) / rate, 1) if rate > 0 else None,
+                         eta=round((total - done) / rate, 1) if rate > 0 and not listing else None,
                          objects=sum(r["objects"] for r in totals.values()),
                          total_objects=sum(r["total_objects"] for r in totals.values()))
 

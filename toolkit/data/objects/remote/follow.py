@@ -93,7 +93,7 @@ def follow(job: dict[str, Any], workdir: Path) -> int:
             listed_s = time.monotonic() - started
             failed: list[dict[str, str]] = []
             copied: list[Entry] = []
-            for outcome in pool.copy(to_copy):
+            for outcome in pool.copy([to_copy]):
                 if outcome.vanished and outcome.listed.id in known:
                     gone.append(known[outcome.listed.id])  # deleted on the source: on the target too
                 entry = proven(outcome, failed)

@@ -3,7 +3,7 @@
 An entry records the key, size, SHA-256 of the bytes (computed on the source stream and found
 again in the bytes read back from the target), Content-Type, user metadata, the source's ETag,
 Last-Modified and version, and the target's ETag. Shards write their own; ``merge`` makes one.
-``plan`` says what a pass must copy; ``compare`` what ``verify`` reports.
+``Planner`` says what a pass must copy; ``compare`` what ``verify`` reports.
 """
 
 from __future__ import annotations
@@ -105,29 +105,49 @@ class Plan:
     gone: list[Entry] = field(default_factory=list)  # in the manifest, no longer on the source
 
 
-def plan(listing: Iterable[Listed], known: dict[ObjectId, Entry], target: Iterable[Listed], *,
-         spare_target: bool = False) -> Plan:
-    """What a pass copies: every listed object the manifest does not prove, or that is no longer on
-    the target as the copy left it (emptied, rebuilt or changed behind our back); what it no longer has.
+class Planner:
+    """What a pass copies, decided page by page as the source is listed (the copy starts with
+    the first page): every listed object the manifest does not prove, or that is no longer on the
+    target as the copy left it (emptied, rebuilt or changed behind our back); once the listing is
+    complete, what the source no longer has (``gone``).
 
     ``spare_target``: writes are open on the target, so what differs there may be the service's
     own write. Then only objects the target has never had are copied, and only objects still as
     the copy left them are deleted: nothing the service wrote or deleted there is undone."""
-    result = Plan()
-    seen: set[ObjectId] = set()
-    on_target = {listed.id: listed for listed in target}
-    for listed in listing:
-        seen.add(listed.id)
-        entry = known.get(listed.id)
-        if entry is not None and entry.proves(listed) and entry.still_on(on_target.get(listed.id)):
-            result.keep.append(entry)
-        elif not spare_target or (entry is None and listed.id not in on_target):
-            result.copy.append(listed)
-        elif entry is not None:
-            result.keep.append(entry)  # the target's own version stands
-    result.gone = [entry for oid, entry in known.items() if oid not in seen
-                   and (not spare_target or entry.still_on(on_target.get(oid)))]
-    return result
+
+    def __init__(self, known: dict[ObjectId, Entry], target: Iterable[Listed], *,
+                 spare_target: bool = False) -> None:
+        self.known, self.spare_target = known, spare_target
+        self.on_target = {listed.id: listed for listed in target}
+        self.keep: list[Entry] = []  # proven by the manifest: not copied again
+        self._seen: set[ObjectId] = set()
+
+    def page(self, listing: Iterable[Listed]) -> list[Listed]:
+        """The objects of ``listing`` (one page of the source) to copy."""
+        copy = []
+        for listed in listing:
+            self._seen.add(listed.id)
+            entry = self.known.get(listed.id)
+            if entry is not None and entry.proves(listed) and entry.still_on(self.on_target.get(listed.id)):
+                self.keep.append(entry)
+            elif not self.spare_target or (entry is None and listed.id not in self.on_target):
+                copy.append(listed)
+            elif entry is not None:
+                self.keep.append(entry)  # the target's own version stands
+        return copy
+
+    def gone(self) -> list[Entry]:
+        """In the manifest, not in the listing: call it once every page has been seen."""
+        return [entry for oid, entry in self.known.items() if oid not in self._seen
+                and (not self.spare_target or entry.still_on(self.on_target.get(oid)))]
+
+
+def plan(listing: Iterable[Listed], known: dict[ObjectId, Entry], target: Iterable[Listed], *,
+         spare_target: bool = False) -> Plan:
+    """The ``Planner``'s answer for a whole listing at once."""
+    planner = Planner(known, target, spare_target=spare_target)
+    copy = planner.page(listing)
+    return Plan(copy=copy, keep=planner.keep, gone=planner.gone())
 
 
 @dataclass(frozen=True)

@@ -4,23 +4,32 @@ Profiling the pass showed a small object's time going to botocore building, sign
 requests under the GIL: one Python process with 16 threads keeps one core busy and its threads
 waiting. So the worker forks ``processes - 1`` children; the worker itself is the first
 process. The threads (``threads`` in all, split between the processes, so the bytes in flight
-and the memory stay those of ``threads`` copies) take objects from a shared queue, largest first
-so that a 64 MiB object does not finish alone at the end, and send back one ``Outcome`` each.
-The worker alone writes the progress file and the manifest. The processes stay up as long as
-the pool (``with``): the ``follow`` mode's passes do not pay for new processes and clients.
+and the memory stay those of ``threads`` copies) take objects from a shared queue and send back
+one ``Outcome`` each. The worker alone writes the progress file and the manifest. The processes
+stay up as long as the pool (``with``): the ``follow`` mode's passes do not pay for new processes
+and clients.
+
+The copy starts with the listing's first page: a listing costs about 0.3 s a page of 1,000 keys
+here (2.7 s of a 60 s pass over 10,000 objects; on S3, at about 0.2 s a page, half an hour over
+ten million). A thread of the worker takes the pages while the first objects copy. The objects
+wait in the worker, largest first among those listed so far, and only ``WINDOW_PER_THREAD`` per
+thread are in the processes' queue at a time, so a large object listed last still starts long
+before the end instead of finishing alone there.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import heapq
+import itertools
 import multiprocessing
 import os
 import queue
 import resource
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +38,8 @@ from .manifest import Entry, Listed
 from .store import Store
 
 CHILD_CHECK_S = 1.0
+LISTING_POLL_S = 0.05  # while pages come in and the processes have room for more
+WINDOW_PER_THREAD = 2  # objects handed to the processes per thread: none waits, the rest keep their order
 OBJECT_ATTEMPTS = 3  # a whole object, after its requests' own retries
 PR_SET_PDEATHSIG = 1  # Linux prctl(2)
 
@@ -120,15 +131,28 @@ class CopyPool:
         self._mine.start()
         return self
 
-    def copy(self, items: list[Listed]) -> Iterator[Outcome]:
-        """Copy ``items``, largest first (a 64 MiB object must not finish alone at the end); yield
-        each one's outcome as it comes. Consume it whole before the next call."""
-        for listed in sorted(items, key=lambda item: item.size, reverse=True):
-            self._tasks.put(listed)
-        pending = len(items)
-        while pending:
+    def copy(self, pages: Iterable[Sequence[Listed]]) -> Iterator[Outcome]:
+        """Copy the objects of ``pages`` (taken in a thread while the first ones copy), largest
+        first among those listed so far; yield each one's outcome as it comes. Consume it whole
+        before the next call. An exception of ``pages`` is raised here."""
+        lister = _Lister(pages)
+        waiting: list[tuple[int, int, Listed]] = []  # a heap: largest first, then in listing order
+        order = itertools.count()
+        window = WINDOW_PER_THREAD * self.threads
+        in_flight = 0
+        while True:
+            for listed in lister.take(wait=not in_flight and not waiting):
+                heapq.heappush(waiting, (-listed.size, next(order), listed))
+            while waiting and in_flight < window:
+                self._tasks.put(heapq.heappop(waiting)[2])
+                in_flight += 1
+            if not in_flight:
+                if lister.finished:
+                    return
+                continue
+            listing = not lister.finished and in_flight < window
             try:
-                got = self._results.get(timeout=CHILD_CHECK_S)
+                got = self._results.get(timeout=LISTING_POLL_S if listing else CHILD_CHECK_S)
             except queue.Empty:
                 dead = [p for p in self._children if p.exitcode not in (None, 0)]
                 if dead:
@@ -137,7 +161,7 @@ class CopyPool:
             if isinstance(got, _Finished):  # not expected before the end; counted all the same
                 self.children_max_rss_kb += got.max_rss_kb
                 continue
-            pending -= 1
+            in_flight -= 1
             yield got
 
     def __exit__(self, *exc: object) -> None:
@@ -159,3 +183,43 @@ class CopyPool:
             process.join()
         if self._mine is not None:
             self._mine.join(timeout=CHILD_CHECK_S)
+
+
+class _Lister:
+    """Pages of objects taken in a thread of their own (a listing waits on the source store)."""
+
+    def __init__(self, pages: Iterable[Sequence[Listed]]) -> None:
+        self._pages: queue.Queue[Sequence[Listed] | None] = queue.Queue()
+        self._error: BaseException | None = None
+        self._ended = False
+        threading.Thread(target=self._run, args=(pages,), daemon=True).start()
+
+    def _run(self, pages: Iterable[Sequence[Listed]]) -> None:
+        try:
+            for page in pages:
+                self._pages.put(page)
+        except BaseException as error:
+            self._error = error
+        finally:
+            self._pages.put(None)
+
+    def take(self, *, wait: bool) -> list[Listed]:
+        """The objects listed since the last call; with ``wait``, at least one page or the end."""
+        found: list[Listed] = []
+        while not self._ended:
+            try:
+                page = self._pages.get(block=wait and not found)
+            except queue.Empty:
+                break
+            if page is None:
+                self._ended = True
+            else:
+                found += page
+        if self._error is not None:
+            raise self._error
+        return found
+
+    @property
+    def finished(self) -> bool:
+        """Every page taken (``take`` saw the end)."""
+        return self._ended

@@ -15,12 +15,14 @@ reads every target object back), ``cleanup`` (aborts the copy's unfinished multi
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import resource
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -44,20 +46,28 @@ def say(kind: str, **values: Any) -> None:
         sys.stdout.flush()
 
 
-def listing(s3: Any, bucket: str) -> list[Listed]:
-    found = []
+def pages(s3: Any, bucket: str) -> Iterator[list[Listed]]:
+    """The bucket's objects, a listing page at a time (up to 1,000)."""
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for item in page.get("Contents", []):
-            if item["Key"].startswith(transfer.PROBE_PREFIX):
-                continue
-            found.append(Listed(bucket=bucket, key=item["Key"], size=int(item["Size"]), etag=item["ETag"],
-                                last_modified=item["LastModified"].isoformat()))
-    return found
+        yield [Listed(bucket=bucket, key=item["Key"], size=int(item["Size"]), etag=item["ETag"],
+                      last_modified=item["LastModified"].isoformat())
+               for item in page.get("Contents", []) if not item["Key"].startswith(transfer.PROBE_PREFIX)]
+
+
+def listing(s3: Any, bucket: str) -> list[Listed]:
+    return [listed for page in pages(s3, bucket) for listed in page]
+
+
+def sharded_pages(store: Store, job: dict[str, Any]) -> Iterator[list[Listed]]:
+    """This shard's objects of every bucket of the job, a listing page at a time."""
+    for bucket in job["buckets"]:
+        for page in pages(store.s3, bucket):
+            yield [listed for listed in page
+                   if shard_of(listed.bucket, listed.key, job["shards"]) == job["shard"]]
 
 
 def sharded(store: Store, job: dict[str, Any]) -> list[Listed]:
-    return [listed for bucket in job["buckets"] for listed in listing(store.s3, bucket)
-            if shard_of(listed.bucket, listed.key, job["shards"]) == job["shard"]]
+    return [listed for page in sharded_pages(store, job) for listed in page]
 
 
 def known_entries(job: dict[str, Any], workdir: Path) -> dict[manifest.ObjectId, Entry]:
@@ -69,12 +79,21 @@ def known_entries(job: dict[str, Any], workdir: Path) -> dict[manifest.ObjectId,
 
 
 class Counter:
-    def __init__(self, objects: int, size: int) -> None:
+    """What the pass has copied, against what the listing has planned so far (it grows until the
+    listing ends: ``listing`` in the progress lines)."""
+
+    def __init__(self) -> None:
         self.children: list[int] = []  # the copy processes, whose memory is sampled with this one's
-        self.total_objects, self.total_bytes = objects, size
+        self.total_objects = self.total_bytes = 0
         self.objects = self.bytes = 0
+        self.listing = True
         self.lock = threading.Lock()
         self.stopped = threading.Event()
+
+    def plan(self, page: list[Listed]) -> None:
+        with self.lock:
+            self.total_objects += len(page)
+            self.total_bytes += sum(listed.size for listed in page)
 
     def add(self, size: int) -> None:
         with self.lock:
@@ -88,18 +107,19 @@ class Counter:
 
     def say(self) -> None:
         say("progress", objects=self.objects, bytes=self.bytes, total_objects=self.total_objects,
-            total_bytes=self.total_bytes)
+            total_bytes=self.total_bytes, listing=self.listing)
 
 
 def copy(job: dict[str, Any], workdir: Path) -> int:
     threads = int(job.get("threads", 16))
     source, target = Store(job["source"], threads), Store(job["target"], threads)
-    known = known_entries(job, workdir)
-    todo = manifest.plan(sharded(source, job), known, sharded(target, job),
-                         spare_target=bool(job.get("spare_target")))
-    counter = Counter(len(todo.copy), sum(listed.size for listed in todo.copy))
-    say("plan", copy=len(todo.copy), copy_bytes=counter.total_bytes, keep=len(todo.keep), gone=len(todo.gone))
-    checksums = bool(todo.copy) and transfer.probe_checksums(target.s3, job["buckets"][0])
+    # The target first (its own store, near): each source page is planned against it as it comes.
+    planner = manifest.Planner(known_entries(job, workdir), sharded(target, job),
+                               spare_target=bool(job.get("spare_target")))
+    counter = Counter()
+    to_copy = planned(sharded_pages(source, job), planner, counter)
+    first = next((page for page in to_copy if page), [])  # no probe object when nothing is to copy
+    checksums = bool(first) and transfer.probe_checksums(target.s3, job["buckets"][0])
     say("probe", checksums="sha256" if checksums else "none")
     settings = transfer.Settings(threshold=int(job.get("threshold", transfer.parts.MULTIPART_THRESHOLD)),
                                  min_part=int(job.get("min_part", transfer.parts.MIN_PART_SIZE)),
@@ -113,7 +133,7 @@ def copy(job: dict[str, Any], workdir: Path) -> int:
         counter.children = pool.pids
         reporter = threading.Thread(target=counter.report, daemon=True)  # after the fork: see CopyPool
         reporter.start()
-        for outcome in pool.copy(todo.copy):
+        for outcome in pool.copy(itertools.chain([first], to_copy)):
             entry = proven(outcome, failed)
             if entry is None:
                 continue
@@ -124,13 +144,27 @@ def copy(job: dict[str, Any], workdir: Path) -> int:
     counter.stopped.set()
     reporter.join()
     counter.say()
-    deleted = delete_gone(target.s3, todo.gone, failed) if job.get("delete") else []
-    kept_gone = [] if job.get("delete") else todo.gone
-    manifest.write(workdir / f"shard-{job['shard']}.manifest.jsonl", [*todo.keep, *copied, *kept_gone])
-    say("done", copied=len(copied), copied_bytes=sum(e.size for e in copied), kept=len(todo.keep),
+    gone = planner.gone()
+    deleted = delete_gone(target.s3, gone, failed) if job.get("delete") else []
+    kept_gone = [] if job.get("delete") else gone
+    manifest.write(workdir / f"shard-{job['shard']}.manifest.jsonl", [*planner.keep, *copied, *kept_gone])
+    say("done", copied=len(copied), copied_bytes=sum(e.size for e in copied), kept=len(planner.keep),
         deleted=len(deleted), failed=failed, checksums="sha256" if checksums else "none",
         processes=pool.processes, **usage())
     return 1 if failed else 0
+
+
+def planned(pages: Iterator[list[Listed]], planner: manifest.Planner, counter: Counter,
+            ) -> Iterator[list[Listed]]:
+    """Each source page's objects to copy, counted as planned; a ``plan`` line once listed."""
+    started = time.monotonic()
+    for page in pages:
+        to_copy = planner.page(page)
+        counter.plan(to_copy)
+        yield to_copy
+    counter.listing = False
+    say("plan", copy=counter.total_objects, copy_bytes=counter.total_bytes, keep=len(planner.keep),
+        listing_seconds=round(time.monotonic() - started, 3))
 
 
 def proven(outcome: Outcome, failed: list[dict[str, str]]) -> Entry | None:
