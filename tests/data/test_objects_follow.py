@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.moto import running_moto
-from toolkit.data.objects.remote import manifest, store, worker
+from toolkit.data.objects.remote import manifest, s3http, store, worker
 from toolkit.data.objects.remote.manifest import Listed
 
 from .test_objects_pool import side
@@ -46,9 +46,10 @@ def records_until(worker_process: subprocess.Popen[str], kind: str) -> list[dict
     raise AssertionError(f"the worker ended without {kind}: {seen[-3:]}")
 
 
-def contents(s3: Any) -> dict[str, bytes]:
+def contents(one: dict[str, Any]) -> dict[str, bytes]:
+    s3 = store.client(one, 2)
     return {item.key: s3.get_object(Bucket=BUCKET, Key=item.key)["Body"].read()
-            for item in worker.listing(s3, BUCKET)}
+            for item in worker.listing(s3http.from_side(one), BUCKET)}
 
 
 @pytest.mark.parametrize("events", [False, True], ids=["listing", "events"])
@@ -77,11 +78,11 @@ def test_the_final_pass_catches_every_change_made_before_it_was_asked(
     assert running.wait(timeout=60) == 0
     assert done["final"]["listed"] is not events
     assert (done["copied"], done["deleted"], done["failed"]) == (26, 2, [])
-    assert contents(target) == contents(source)
-    assert len(contents(source)) == 23
+    assert contents(stores[1]) == contents(stores[0])
+    assert len(contents(stores[0])) == 23
     proven = manifest.merge(manifest.read(tmp_path / "shard-0.manifest.jsonl"))
-    assert sorted(key for _, key in proven) == sorted(contents(source))
-    listed = {item.key: item for item in worker.listing(source, BUCKET)}
+    assert sorted(key for _, key in proven) == sorted(contents(stores[0]))
+    listed = {item.key: item for item in worker.listing(s3http.from_side(stores[0]), BUCKET)}
     assert all(entry.proves(listed[entry.key]) for entry in proven.values())
     assert not (tmp_path / "job.json").exists()  # the credentials' file is gone once read
 

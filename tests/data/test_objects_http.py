@@ -158,7 +158,7 @@ def test_an_object_above_the_memory_limit_is_streamed_in_one_put_and_proven(
     body = bytes(range(256)) * (parts.MEMORY_PART_LIMIT // 256 + 4096)  # 17 MiB: above the limit
     store.client(source_side, 2).put_object(Bucket=BUCKET, Key="big", Body=body, ContentType="x/big",
                                             Metadata={"size": "big"})
-    [listed] = worker.listing(store.client(source_side, 2), BUCKET)
+    [listed] = worker.listing(s3http.from_side(source_side), BUCKET)
     entry = transfer.copy_object(store.Store(source_side, 2), store.Store(target_side, 2), listed,
                                  transfer.Settings(checksums=True))
     assert (entry.size, entry.sha256) == (len(body), hashlib.sha256(body).hexdigest())

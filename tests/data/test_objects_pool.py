@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.moto import MOTO_CREDENTIALS, running_moto
-from toolkit.data.objects.remote import store, transfer, worker
+from toolkit.data.objects.remote import s3http, store, transfer, worker
 from toolkit.data.objects.remote.pool import CopyPool
 
 BUCKET = "pool-bucket"
@@ -37,7 +37,7 @@ def test_processes_copy_every_object_once_and_name_the_one_that_vanished(
     bodies["k/large"] = bytes(range(256)) * 4096 * 12  # 12 MiB: in parts below
     for key, body in bodies.items():
         source.put_object(Bucket=BUCKET, Key=key, Body=body, Metadata={"n": key})
-    items = worker.listing(source, BUCKET)
+    items = worker.listing(s3http.from_side(source_side), BUCKET)
     source.delete_object(Bucket=BUCKET, Key="k/007")  # after the listing, as a serving source does
     pool = CopyPool(lambda: (store.Store(source_side, 4), store.Store(target_side, 4)),
                     transfer.Settings(threshold=8 * 1024 * 1024, min_part=5 * 1024 * 1024),
@@ -67,7 +67,7 @@ def test_copy_starts_with_the_first_page_and_a_large_object_listed_later_jumps_t
     for i in range(30):
         source.put_object(Bucket=bucket, Key=f"small/{i:02d}", Body=b"x" * (100 + i))
     source.put_object(Bucket=bucket, Key="z-large", Body=b"y" * 3_000_000)
-    listed = worker.listing(source, bucket)
+    listed = worker.listing(s3http.from_side(source_side), bucket)
     small = [item for item in listed if item.size < 1000]
     large = [item for item in listed if item.size > 1000]
     first_done = threading.Event()
@@ -101,7 +101,7 @@ def test_a_listing_that_fails_mid_copy_fails_the_copy(stores: tuple[dict[str, An
     source.put_object(Bucket=bucket, Key="one", Body=b"1")
 
     def pages() -> Iterator[list[Any]]:
-        yield worker.listing(source, bucket)
+        yield worker.listing(s3http.from_side(source_side), bucket)
         raise ConnectionError("the listing's second page: connection reset")
 
     pool = CopyPool(lambda: (store.Store(source_side, 4), store.Store(target_side, 4)), transfer.Settings(),

@@ -48,7 +48,7 @@ class Signer:
         request = "\n".join((method, path, query, canonical_headers, signed_names, payload_hash))
         scope = f"{stamp[:8]}/{self.region}/{self.service}/aws4_request"
         to_sign = "\n".join((ALGORITHM, stamp, scope, hashlib.sha256(request.encode()).hexdigest()))
-        signature = hmac.new(self._key(stamp[:8]), to_sign.encode(), hashlib.sha256).hexdigest()
+        signature = hmac.digest(self._key(stamp[:8]), to_sign.encode(), "sha256").hex()  # OpenSSL's one-shot
         signed["authorization"] = (f"{ALGORITHM} Credential={self.access_key}/{scope}, "
                                    f"SignedHeaders={signed_names}, Signature={signature}")
         return signed

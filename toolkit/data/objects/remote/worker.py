@@ -30,6 +30,7 @@ from typing import Any
 from . import manifest, transfer
 from .manifest import Entry, Listed
 from .pool import CopyPool, Outcome
+from .s3http import ObjectHttp
 from .sharding import shard_of
 from .store import Store
 
@@ -46,22 +47,24 @@ def say(kind: str, **values: Any) -> None:
         sys.stdout.flush()
 
 
-def pages(s3: Any, bucket: str) -> Iterator[list[Listed]]:
+def pages(objects: ObjectHttp, bucket: str) -> Iterator[list[Listed]]:
     """The bucket's objects, a listing page at a time (up to 1,000)."""
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        yield [Listed(bucket=bucket, key=item["Key"], size=int(item["Size"]), etag=item["ETag"],
-                      last_modified=item["LastModified"].isoformat())
-               for item in page.get("Contents", []) if not item["Key"].startswith(transfer.PROBE_PREFIX)]
+    token: str | None = None
+    while True:
+        page, token = objects.list_page(bucket, token)
+        yield [listed for listed in page if not listed.key.startswith(transfer.PROBE_PREFIX)]
+        if token is None:
+            return
 
 
-def listing(s3: Any, bucket: str) -> list[Listed]:
-    return [listed for page in pages(s3, bucket) for listed in page]
+def listing(objects: ObjectHttp, bucket: str) -> list[Listed]:
+    return [listed for page in pages(objects, bucket) for listed in page]
 
 
 def sharded_pages(store: Store, job: dict[str, Any]) -> Iterator[list[Listed]]:
     """This shard's objects of every bucket of the job, a listing page at a time."""
     for bucket in job["buckets"]:
-        for page in pages(store.s3, bucket):
+        for page in pages(store.http, bucket):
             yield [listed for listed in page
                    if shard_of(listed.bucket, listed.key, job["shards"]) == job["shard"]]
 
@@ -237,7 +240,7 @@ def preflight(job: dict[str, Any]) -> int:
         on_target = None
     for bucket in job["buckets"]:
         try:
-            listed = listing(source.s3, bucket)
+            listed = listing(source.http, bucket)
         except Exception as error:
             say("finding", severity="error", subject=f"s3://{bucket}",
                 message=f"cannot list the source bucket: {error}")
