@@ -40,6 +40,7 @@ from .store import Store
 
 CHILD_CHECK_S = 1.0
 LISTING_POLL_S = 0.05  # while pages come in and the processes have room for more
+FORWARD_POLL_S = 0.1
 WINDOW_PER_THREAD = 2  # objects handed to the processes per thread: none waits, the rest keep their order
 OBJECT_ATTEMPTS = 3  # a whole object, after its requests' own retries
 PR_SET_PDEATHSIG = 1  # Linux prctl(2)
@@ -124,6 +125,7 @@ class CopyPool:
         self._outcomes: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()  # (from a child, what)
         self._children: list[Any] = []
         self._threads: list[threading.Thread] = []
+        self._ended = threading.Event()
 
     def __enter__(self) -> CopyPool:
         self._children = [self._context.Process(target=_serve, daemon=True, args=(
@@ -142,8 +144,15 @@ class CopyPool:
         return self
 
     def _forward(self) -> None:
-        """The children's results, into the one queue ``copy`` waits on; until ``None``."""
-        while (got := self._results.get()) is not None:
+        """The children's results, into the one queue ``copy`` waits on, until the pool ends.
+
+        Stopped by an event, not by a message through the children's queue: a child terminated
+        at the end may have died holding that queue's write lock, and a write would wait forever."""
+        while not self._ended.is_set():
+            try:
+                got = self._results.get(timeout=FORWARD_POLL_S)
+            except queue.Empty:
+                continue
             self._outcomes.put((True, got))
 
     def copy(self, pages: Iterable[Sequence[Listed]]) -> Iterator[Outcome]:
@@ -209,7 +218,7 @@ class CopyPool:
             if process.is_alive():
                 process.terminate()
             process.join()
-        self._results.put(None)  # ends the forwarding thread
+        self._ended.set()
         for thread in self._threads:
             thread.join(timeout=CHILD_CHECK_S)
 
