@@ -93,6 +93,9 @@ def test_every_framing_is_read_whole_and_a_connection_is_kept_only_when_it_may_b
     assert connection.request("GET", "/length", {"host": "x"}).read() == b"length"
     ports = [port for _, port in Framing.seen]
     assert ports[0] == ports[1] == ports[2] != ports[3]
+    with pytest.raises(ValueError, match="line break"):  # nothing sent: no forged header
+        connection.request("GET", "/length", {"host": "x", "x-amz-meta-a": "1\r\nx-amz-acl: public-read"})
+    assert len(Framing.seen) == 4
 
 
 def test_an_answer_left_unread_closes_its_connection_not_the_next_one(server: int) -> None:

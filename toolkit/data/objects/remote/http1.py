@@ -59,6 +59,8 @@ class Connection:
         assert self._socket is not None
         lines = [f"{method} {target} HTTP/1.1", *(f"{name}: {value}" for name, value in headers.items())]
         head = "\r\n".join([*lines, "", ""]).encode("latin-1")
+        if head.count(b"\n") != len(lines) + 1:  # a line break in a value would forge headers
+            raise ValueError(f"a line break in a header of {method} {target}")
         try:
             if isinstance(body, bytes) and len(body) <= HELD_BODY_LIMIT:
                 self._socket.sendall(head + body)
