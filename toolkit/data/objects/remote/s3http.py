@@ -178,14 +178,20 @@ def parse_listing(bucket: str, xml: bytes) -> tuple[list[Listed], str | None]:
     def field(item: ElementTree.Element, name: str) -> str:
         return item.findtext(namespace + name) or ""
 
-    # LastModified as boto3's ``isoformat()`` writes it (the manifests hold it that way).
     objects = [Listed(bucket=bucket, key=unquote_plus(field(item, "Key")), size=int(field(item, "Size") or 0),
-                      etag=field(item, "ETag"),
-                      last_modified=datetime.fromisoformat(field(item, "LastModified").replace("Z", "+00:00"))
-                      .isoformat())
+                      etag=field(item, "ETag"), last_modified=_iso8601(field(item, "LastModified")))
                for item in root.iterfind(namespace + "Contents")]
-    truncated = field(root, "IsTruncated").lower() == "true"
-    return objects, (field(root, "NextContinuationToken") or None) if truncated else None
+    if field(root, "IsTruncated").lower() != "true":
+        return objects, None
+    token = field(root, "NextContinuationToken")
+    if not token:  # stopping here would leave the rest of the bucket uncopied, unsaid
+        raise S3Error(200, "", f"a truncated listing of bucket {bucket} without a continuation token")
+    return objects, token
+
+
+def _iso8601(timestamp: str) -> str:
+    """A listing's LastModified as boto3's ``isoformat()`` writes it (the manifests hold it so)."""
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).isoformat()
 
 
 def retryable(error: BaseException) -> bool:
