@@ -11,7 +11,8 @@ import pytest
 
 from tests.fixtures.moto import MOTO_CREDENTIALS, running_moto
 from toolkit.data.objects.remote import s3http, store, transfer, worker
-from toolkit.data.objects.remote.pool import CopyPool
+from toolkit.data.objects.remote.manifest import Listed
+from toolkit.data.objects.remote.pool import LARGE_OBJECT, CopyPool, Waiting
 
 BUCKET = "pool-bucket"
 
@@ -108,3 +109,23 @@ def test_a_listing_that_fails_mid_copy_fails_the_copy(stores: tuple[dict[str, An
                     processes=2, threads=2)
     with pytest.raises(ConnectionError, match="second page"), pool:
         list(pool.copy(pages()))
+
+
+def test_large_objects_leave_threads_to_small_ones_while_small_ones_wait() -> None:
+    def listed(key: str, size: int) -> Listed:
+        return Listed("b", key, size, "", "")
+
+    waiting = Waiting(large_slots=2)
+    for i in range(4):
+        waiting.add(listed(f"large-{i}", LARGE_OBJECT + i))
+    for i in range(3):
+        waiting.add(listed(f"small-{i}", 10 + i))
+    # Two large ones (the largest first), then only small ones while they wait.
+    handed = [waiting.pop() for _ in range(4)]
+    assert [h.key for h in handed] == ["large-3", "large-2", "small-2", "small-1"]
+    waiting.done(handed[0])  # a large one done: its slot goes to the next large one
+    assert waiting.pop().key == "large-1"
+    assert waiting.pop().key == "small-0"
+    # No small one waits: the last large one takes a thread though two are out.
+    assert waiting.large_out == 2 and waiting.pop().key == "large-0"
+    assert not waiting
