@@ -166,8 +166,9 @@ class CopyPool:
 
     def copy(self, pages: Iterable[Sequence[Listed]]) -> Iterator[Outcome]:
         """Copy the objects of ``pages`` (taken in a thread while the first ones copy), largest
-        first among those listed so far; yield each one's outcome as it comes. Consume it whole
-        before the next call. An exception of ``pages`` is raised here."""
+        first among those listed so far, large and small side by side (``Waiting``); yield each
+        one's outcome as it comes. Consume it whole before the next call. An exception of
+        ``pages`` is raised here."""
         lister = _Lister(pages)
         waiting = Waiting(large_slots=max(1, int(self.threads * LARGE_SHARE)))
         mine_window = WINDOW_PER_THREAD * self._shares[0]
