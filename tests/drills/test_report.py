@@ -3,6 +3,7 @@ the history kept across drills, and the HTML (objectives, teardown, trend) in a 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -103,3 +104,28 @@ def test_the_report_draws_past_drills_and_renders_in_a_real_browser(
     subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=1000,1600", page.as_uri()],
                    capture_output=True, timeout=120, check=True)
     assert _png_colours(shot) > 16, "the page rendered blank"
+
+
+def test_a_missed_objective_exits_1_naming_it_after_the_report(
+        drill_run: DrillRun, production: LoadedSpec, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI over a drill (its steps stood in for: the lab test runs them) that kept every
+    promise but one: an RTO of 0 s. Its verdicts and report are concluded from a real journal."""
+    from toolkit import interface
+    from toolkit.cli import main
+
+    impossible = dataclasses.replace(production, spec=production.spec.model_copy(
+        update={"objectives": Objectives(rto="0s")}))
+    run = Run.resume(drill_run(window=0.25, lost=0))
+    outcome = conclude(impossible, run, kept=False, cleaned_before=None)
+    run.finish("succeeded")
+    monkeypatch.setattr(interface, "drill", lambda *args, **kwargs: outcome)
+    with pytest.raises(SystemExit) as exit_:
+        main(["drill", "--to", "baremetal", "--json", "--spec", str(production.path)])
+    assert exit_.value.code == 1
+    out, err = capsys.readouterr()
+    assert err.strip().splitlines()[-1] == ("error: the drill missed an objective: "
+                                            "the window took 0.250 s, the objective allows 0 s")
+    result = json.loads(out)
+    assert result["objectives_met"] is False and result["torn_down"] is True
+    assert [v["objective"] for v in result["objectives"] if not v["met"]] == ["rto"]
