@@ -263,7 +263,7 @@ def preflight(job: dict[str, Any]) -> int:
 
 
 def store_buckets(target: Any) -> set[str]:
-    """The store's buckets, waiting a while for a store that is starting (SeaweedFS: about 15 s)."""
+    """The store's buckets, waiting a while for a store that is starting (SeaweedFS: about 3 s)."""
     deadline = time.monotonic() + STORE_START_WAIT_S
     while True:
         try:
