@@ -249,7 +249,7 @@ class Waiting:
         return bool(self._large or self._small)
 
     def add(self, listed: Listed) -> None:
-        heapq.heappush(self._large if listed.size >= LARGE_OBJECT else self._small,
+        heapq.heappush(self._large if _is_large(listed) else self._small,
                        (-listed.size, next(self._order), listed))
 
     def pop(self) -> Listed:
@@ -260,8 +260,12 @@ class Waiting:
 
     def done(self, listed: Listed) -> None:
         """``listed``, handed out by ``pop``, is copied (or failed)."""
-        if listed.size >= LARGE_OBJECT:
+        if _is_large(listed):
             self.large_out -= 1
+
+
+def _is_large(listed: Listed) -> bool:
+    return listed.size >= LARGE_OBJECT
 
 
 class _Lister:
