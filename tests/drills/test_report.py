@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.reports.test_report import _png_colours
+from toolkit import interface
+from toolkit.cli import main
 from toolkit.drills import history
 from toolkit.drills.drill import conclude
 from toolkit.drills.objectives import judge
@@ -111,9 +113,6 @@ def test_a_missed_objective_exits_1_naming_it_after_the_report(
         capsys: pytest.CaptureFixture[str]) -> None:
     """The CLI over a drill (its steps stood in for: the lab test runs them) that kept every
     promise but one: an RTO of 0 s. Its verdicts and report are concluded from a real journal."""
-    from toolkit import interface
-    from toolkit.cli import main
-
     impossible = dataclasses.replace(production, spec=production.spec.model_copy(
         update={"objectives": Objectives(rto="0s")}))
     run = Run.resume(drill_run(window=0.25, lost=0))
