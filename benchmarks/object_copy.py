@@ -39,18 +39,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-# Python puts this script's folder first on the path, where benchmarks/dns.py would stand in for
-# dnspython in the toolkit's own imports.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import boto3
+from botocore.config import Config
 
-import boto3  # noqa: E402
-from botocore.config import Config  # noqa: E402
-
-from toolkit import interface, ssh  # noqa: E402
-from toolkit.lab.record import RECORD, LabRecord, lab_dir  # noqa: E402
-from toolkit.spec import load_spec  # noqa: E402
-from toolkit.state import state_root  # noqa: E402
-from toolkit.targets.baremetal.provision import provision_baremetal  # noqa: E402
+from toolkit import interface, ssh
+from toolkit.lab.record import RECORD, LabRecord, lab_dir
+from toolkit.spec import load_spec
+from toolkit.state import state_root
+from toolkit.targets.baremetal.provision import provision_baremetal
 
 BUCKET = "refservice-files"
 MIB = 1024 * 1024

@@ -1,6 +1,6 @@
 """DNS cutover figures in a provisioned lab: switch-to-answer time and the sync of a big zone.
 
-    sudo .venv/bin/python benchmarks/dns.py --lab NAME [--records 5000] [--repeat 3] [--json]
+    sudo .venv/bin/python benchmarks/dns_cutover.py --lab NAME [--records 5000] [--repeat 3] [--json]
 
 The lab must be up with its bare-metal hosts provisioned (`toolkit lab up --name NAME`, then
 `toolkit provision --target baremetal --spec <labdir>/service.yaml`). Everything the benchmark
@@ -22,21 +22,16 @@ import json
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-# Run as a script, this file's folder comes first on sys.path, and this file would stand in for
-# dnspython's ``dns`` package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-from toolkit.dns import cutover, query  # noqa: E402
-from toolkit.dns.cutover import rollback_to, snapshot  # noqa: E402
-from toolkit.dns.plan import make_plan  # noqa: E402
-from toolkit.dns.powerdns_api import replace  # noqa: E402
-from toolkit.dns.world import DnsWorld, load_world, servers  # noqa: E402
-from toolkit.dns.zone import Rrset, Zone, make_rrset  # noqa: E402
-from toolkit.lab.record import RECORD, LabRecord, lab_dir  # noqa: E402
-from toolkit.spec import load_spec  # noqa: E402
+from toolkit.dns import cutover, query
+from toolkit.dns.cutover import rollback_to, snapshot
+from toolkit.dns.plan import make_plan
+from toolkit.dns.powerdns_api import replace
+from toolkit.dns.world import DnsWorld, load_world, servers
+from toolkit.dns.zone import Rrset, Zone, make_rrset
+from toolkit.lab.record import RECORD, LabRecord, lab_dir
+from toolkit.spec import load_spec
 
 
 def big_zone(world: DnsWorld, count: int) -> list[Rrset]:
