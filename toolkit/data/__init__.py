@@ -1,7 +1,7 @@
 """Data movers: PostgreSQL and objects copied, replicated and verified from AWS to bare metal.
 
-``movers(loaded)`` is the family's registry: every mover that applies to the spec, in the order
-they start (the database first: it is the one that streams).
+``movers(loaded)`` is the family's registry: every mover that applies to the spec (the database
+first, the order of their reports). They start side by side (``side_by_side.py``).
 """
 
 from __future__ import annotations

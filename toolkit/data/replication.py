@@ -14,6 +14,7 @@ from typing import Any
 
 from toolkit.data import movers
 from toolkit.data.mover import DataMover, Finding, MoverOptions, Verification
+from toolkit.data.side_by_side import side_by_side
 from toolkit.errors import BadInput, CheckFailed
 from toolkit.runs import Listener, Run, RunLocked
 from toolkit.spec import LoadedSpec
@@ -70,21 +71,18 @@ def _open_run(loaded: LoadedSpec, listeners: Iterable[Listener]) -> tuple[Run, b
 
 def replicate(loaded: LoadedSpec, target: str = "baremetal", *,
               listeners: Iterable[Listener] = (), options: MoverOptions | None = None) -> ReplicationResult:
-    """Preflight every mover, then start each; return once all are caught up."""
+    """Preflight every mover, then start them side by side; return once all are caught up."""
     found = _movers(loaded, target, options)
     run, resumed = _open_run(loaded, listeners)
     with run:
-        findings: list[Finding] = []
         with run.step("preflight", resumable=True):
-            for mover in found:
-                findings += mover.preflight()
+            findings = [f for each in side_by_side(found, lambda mover: mover.preflight()) for f in each]
             for finding in findings:
                 if finding.severity != "info":
                     run.note(f"{finding.severity}: {finding.subject}: {finding.message}", step="preflight")
             if any(f.severity == "error" for f in findings):
                 raise PreflightRefused(findings)
-        for mover in found:
-            mover.start(run)
+        side_by_side(found, lambda mover: mover.start(run))
         status = {mover.kind: mover.status() for mover in found}
         for kind, values in status.items():
             run.measure(f"{kind}.status", **values)

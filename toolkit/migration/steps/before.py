@@ -6,6 +6,7 @@ import logging
 import time
 from typing import Any, ClassVar
 
+from toolkit.data.side_by_side import side_by_side
 from toolkit.errors import CheckFailed
 from toolkit.migration.context import MigrationContext
 from toolkit.migration.step import Step
@@ -71,9 +72,9 @@ class TargetPreflight(Step):
     name: ClassVar[str] = "preflight.target"
 
     def run(self, ctx: MigrationContext) -> None:
-        problems = []
-        for mover in (m for m in (ctx.database, ctx.objects) if m is not None):
-            problems += judged(ctx, self.name, mover.preflight())
+        movers = [m for m in (ctx.database, ctx.objects) if m is not None]
+        problems = [p for findings in side_by_side(movers, lambda mover: mover.preflight())
+                    for p in judged(ctx, self.name, findings)]
         if ctx.dns is not None:
             from toolkit.dns import cutover
 
@@ -133,9 +134,8 @@ class Replicate(Step):
 
     def run(self, ctx: MigrationContext) -> None:
         ctx.run.measure(self.name, started=True)
-        ctx.database.start(ctx.run)
-        if ctx.objects is not None:
-            ctx.objects.start(ctx.run)
+        movers = [m for m in (ctx.database, ctx.objects) if m is not None]
+        side_by_side(movers, lambda mover: mover.start(ctx.run))
 
     def plan(self, ctx: MigrationContext) -> dict[str, Any]:
         from toolkit.migration.planning import data_sizes
