@@ -34,7 +34,7 @@ class CopyFailed(CheckFailed):
 
 
 def plan(tables: list[Table], workers: int) -> list[tuple[Table, list[PageRange]]]:
-    """Every table's ranges, the largest tables first (the agent takes them round-robin over tables)."""
+    """Every table's ranges, the largest tables first (the agent takes the smallest tables first)."""
     ordered = sorted(tables, key=lambda t: (-t.bytes, t.label))
     return [(table, page_ranges(table.pages, size=table.bytes, workers=workers)) for table in ordered]
 
@@ -120,9 +120,9 @@ class Follower:
 
     def update(self, ranges: list[dict[str, Any]]) -> tuple[int, int]:
         done_bytes = sum(int(r["bytes"] or 0) for r in ranges if r["done"])
-        # Planned from table sizes on disk; COPY's stream is smaller. Once all is done, it is the total.
-        planned = sum(int(r["planned_bytes"] or 0) for r in ranges)
-        total = done_bytes if all(r["done"] for r in ranges) else planned
+        # A range's bytes are its share of its table's size on the source's disk, planned and done
+        # alike (the agent splices the rows without counting them).
+        total = sum(int(r["planned_bytes"] or 0) for r in ranges)
         for r in ranges:
             key = (r["tbl"], int(r["part"]))
             if r["done"] and key not in self.journaled:
