@@ -12,7 +12,8 @@ database of the same cluster:
 - ``pgcopydb clone`` (Debian's; installed on the host from this machine's apt cache if missing);
 - a native subscription with ``copy_data = true`` (schema restored whole first, as it requires);
 - a raw ``COPY ... TO STDOUT | COPY ... FROM STDIN`` of the largest table into a bare table: the floor;
-- ``toolkit replicate`` into the spec's database, from the standby snapshot.
+- ``toolkit replicate``'s database part (its mover's preflight and start, until caught up and
+  streaming) into the spec's database, from the standby snapshot.
 
 Then the steady-state lag: the reference app's load generator at 200 writes/s on the source while
 ``replicate --status`` is sampled every second. Prints seconds, MB/s and ratios, and JSON at the end.
@@ -39,8 +40,11 @@ sys.path.insert(0, str(REPO))
 
 from refservice.loadgen import run_load  # noqa: E402
 from toolkit import interface, ssh  # noqa: E402
+from toolkit.data.mover import MoverOptions  # noqa: E402
+from toolkit.data.postgres import PostgresMover  # noqa: E402
+from toolkit.data.replication import subject  # noqa: E402
+from toolkit.runs import Run  # noqa: E402
 from toolkit.runs.journal import Journal  # noqa: E402
-from toolkit.runs.run import runs_root  # noqa: E402
 
 PASSFILE = "/var/lib/postgresql/bench.pgpass"
 # Every peer copies the whole database: these and the reference service's own table.
@@ -155,6 +159,19 @@ def measure(lab: Lab) -> int:
     return int(row[0])
 
 
+def settle(lab: Lab, timeout: float = 600) -> None:
+    """The target as quiet as at the first peer's start: the WAL the previous peer wrote archived
+    (the backups role archives every segment) and a checkpoint taken. Otherwise a peer pays for
+    the one before it, and the toolkit, which starts from the restored snapshot, would not."""
+    deadline = time.monotonic() + timeout
+    ready = "SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'"
+    while lab.target_sql(ready).strip() != "0":
+        if time.monotonic() > deadline:
+            sys.exit(f"the target's WAL archiving did not catch up within {timeout:.0f} s")
+        time.sleep(1)
+    lab.target_sql("CHECKPOINT;")
+
+
 def timed(what: str, action: Any) -> float:
     started = time.monotonic()
     action()
@@ -245,11 +262,22 @@ def standby(lab: Lab) -> None:
 
 
 def toolkit_replicate(lab: Lab) -> dict[str, Any]:
+    """The database's part of ``replicate``, as it drives it: the database mover's preflight, then
+    its start, until the database is caught up and streaming. The objects' pass, which ``replicate``
+    runs beside it, is left out: the peers copy the database only, and on this 1-host lab the two
+    would share the same cores (``object_copy.py`` measures the objects)."""
+    loaded = interface.load_spec(lab.status["spec"])
     # pgbench_history has no key: the toolkit refuses it unless told to set REPLICA IDENTITY FULL.
-    result = interface.replicate("baremetal", lab.status["spec"], replica_identity_full=True)
-    steps = {r["step"]: r["values"]["seconds"] for r in Journal(runs_root() / result.run_id).records()
+    mover = PostgresMover(loaded, MoverOptions(replica_identity_full=True))
+    with Run.start("replicate", subject=subject(loaded)) as run:
+        with run.step("preflight"):
+            refused = [f"{f.subject}: {f.message}" for f in mover.preflight() if f.severity == "error"]
+            if refused:
+                sys.exit("preflight refused: " + "; ".join(refused))
+        mover.start(run)
+    steps = {r["step"]: r["values"]["seconds"] for r in Journal(run.dir).records()
              if r.get("event") == "step-ended"}
-    return {"run": result.run_id, "steps": steps}
+    return {"run": run.id, "steps": steps}
 
 
 def steady_lag(lab_status: dict[str, Any], seconds: float) -> dict[str, Any]:
@@ -312,17 +340,19 @@ def main() -> None:
     ensure_pgcopydb(lab)
     jobs = max(2, min(8, 2 * int(lab.on_target("nproc").strip())))
     seconds: dict[str, float] = {}
-    seconds["raw COPY pipe, largest table"] = timed("raw COPY of pgbench_accounts", lambda: raw_copy(lab))
-    seconds["pg_dump -Fc | pg_restore"] = timed("pg_dump | pg_restore", lambda: dump_restore(lab))
-    seconds["pgcopydb clone"] = timed("pgcopydb clone", lambda: pgcopydb(lab, jobs))
-    seconds["native subscription copy_data=true"] = timed(
-        "native subscription", lambda: native_subscription(lab)
-    )
+    peers = {"raw COPY pipe, largest table": ("raw COPY of pgbench_accounts", lambda: raw_copy(lab)),
+             "pg_dump -Fc | pg_restore": ("pg_dump | pg_restore", lambda: dump_restore(lab)),
+             "pgcopydb clone": ("pgcopydb clone", lambda: pgcopydb(lab, jobs)),
+             "native subscription copy_data=true": ("native subscription", lambda: native_subscription(lab))}
+    for name, (what, action) in peers.items():
+        settle(lab)
+        seconds[name] = timed(what, action)
     drop_native(lab)
     for name in ("bench_dump", "bench_pgcopydb", "bench_native", "bench_raw"):
         lab.target_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE);")
     run: dict[str, Any] = {}
     standby(lab)
+    settle(lab)
     seconds["toolkit replicate"] = timed("toolkit replicate", lambda: run.update(toolkit_replicate(lab)))
     with lab.source() as conn:
         row = conn.execute("SELECT pg_table_size('pgbench_accounts')").fetchone()
