@@ -302,7 +302,6 @@ class PostgresMover(DataMover):
             memory = schema.index_memory_mb(target, jobs)
             config = copy.write_config(target, names, self.endpoint, jobs, memory)
             copy.start_agent(target, names, config)
-            time.sleep(0.5)
         if action is CopyAction.FINISH:
             copy.Follower.for_run(run).update(ledger.ranges(target, names.ledger))
         else:
