@@ -17,6 +17,7 @@ from toolkit.runs import Listener, Run
 from toolkit.spec import LoadedSpec
 
 if TYPE_CHECKING:
+    from toolkit.data.mover import DataMover
     from toolkit.data.objects import ObjectMover
     from toolkit.data.objects.follower import Follower
     from toolkit.data.postgres import PostgresMover
@@ -61,6 +62,11 @@ class MigrationContext:
         from toolkit.data.objects import ObjectMover
 
         return ObjectMover(self.loaded)
+
+    @property
+    def movers(self) -> list[DataMover]:
+        """The data movers this migration drives, the database first."""
+        return [mover for mover in (self.database, self.objects) if mover is not None]
 
     @property
     def source(self) -> SourceEndpoint:

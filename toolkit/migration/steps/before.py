@@ -72,8 +72,7 @@ class TargetPreflight(Step):
     name: ClassVar[str] = "preflight.target"
 
     def run(self, ctx: MigrationContext) -> None:
-        movers = [m for m in (ctx.database, ctx.objects) if m is not None]
-        problems = [p for findings in side_by_side(movers, lambda mover: mover.preflight())
+        problems = [p for findings in side_by_side(ctx.movers, lambda mover: mover.preflight())
                     for p in judged(ctx, self.name, findings)]
         if ctx.dns is not None:
             from toolkit.dns import cutover
@@ -134,8 +133,7 @@ class Replicate(Step):
 
     def run(self, ctx: MigrationContext) -> None:
         ctx.run.measure(self.name, started=True)
-        movers = [m for m in (ctx.database, ctx.objects) if m is not None]
-        side_by_side(movers, lambda mover: mover.start(ctx.run))
+        side_by_side(ctx.movers, lambda mover: mover.start(ctx.run))
 
     def plan(self, ctx: MigrationContext) -> dict[str, Any]:
         from toolkit.migration.planning import data_sizes
