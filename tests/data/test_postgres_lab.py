@@ -248,6 +248,20 @@ def test_copy_agent_killed_mid_copy_is_redone_from_a_fresh_slot(standby_with_big
     assert target_sql(lab, "SELECT count(*) FROM big") == str(BIG_ROWS)
 
 
+def test_stop_mid_copy_leaves_nothing_running_on_either_side(standby_with_big: dict[str, Any]) -> None:
+    lab, spec = standby_with_big, standby_with_big["spec"]
+    kill_toolkit_mid_copy(lab, spec)  # the agent copies on without the toolkit
+
+    interface.stop_replication("baremetal", spec)
+    # Neither the agent nor a load it started (they run in the target's backends) is left.
+    agent = lab_run(lab, db_host(lab), "systemctl is-active toolkit-refservice-copy").stdout.strip()
+    assert agent != "active"
+    assert target_sql(lab, "SELECT count(*) FROM pg_stat_activity "
+                           "WHERE application_name LIKE 'toolkit\\_refservice\\_%'") == "0"
+    assert ours(lab) == {"slots": [], "publications": []}
+    assert interface.replication_status("baremetal", spec)["database"]["state"] == "not started"
+
+
 def bridge_bytes(lab: dict[str, Any]) -> int:
     statistics = Path("/sys/class/net") / LabNames(lab["name"]).bridge / "statistics"
     return sum(int((statistics / name).read_text()) for name in ("rx_bytes", "tx_bytes"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from toolkit.data.postgres import checksums, ledger, schema
+from toolkit.data.postgres import checksums, copy, ledger, schema
 from toolkit.data.postgres.catalog import Table
 from toolkit.data.postgres.ranges import KeyBuckets, PageRange, key_buckets, page_ranges
 from toolkit.data.postgres.resume import CopyAction, Observed, plan_copy
@@ -167,3 +167,17 @@ def test_post_data_listing_skips_exactly_what_was_built_early() -> None:
     entries = [line.split(";")[0] for line in kept if not line.startswith(";")]
     assert entries == ["3214", "3217", "3218", "3220"]
     assert kept[0] == ";"
+
+
+def test_a_poll_reads_the_unit_the_agent_state_and_the_ranges_in_one_output() -> None:
+    ranges = '[{"tbl": "public.a", "part": 0, "done": true},\n {"tbl": "public.a", "part": 1, "done": false}]'
+    running, state, parsed = copy.parse_probe(f'active\n{{"phase": "copying", "pid": 7}}\n{ranges}\n')
+    assert running and state["phase"] == "copying"
+    assert [r["part"] for r in parsed] == [0, 1]
+    # The agent never ran: no state file, no ledger yet (psql failed: nothing on stdout).
+    assert copy.parse_probe("inactive\n\n") == (False, {}, [])
+    assert copy.parse_probe("failed\n{\"phase\": \"failed\", \"error\": \"x\"}\n")[:2] == (
+        False, {"phase": "failed", "error": "x"})
+    assert copy.parse_probe("") == (False, {}, [])
+    # A state file caught half-written is no state, not an error.
+    assert copy.parse_probe('activating\n{"phase": "cop\n')[:2] == (True, {})

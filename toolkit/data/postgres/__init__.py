@@ -8,7 +8,8 @@ target's ledger, so the command run again continues where things stand):
 2. ``schema``: the source's schema without indexes, keys or foreign keys (``schema.py``);
 3. ``copy``: the agent's exported-snapshot copy, parallel across tables and ctid ranges
    (``agent.py``, ``copy.py``, ``resume.py``);
-4. ``indexes``, ``analyze``: post-data in parallel, then ANALYZE;
+4. ``indexes``, ``analyze``: post-data in parallel (what the agent did not build), then ANALYZE
+   of the tables the agent did not analyze (it analyzes each table once its copy and keys are in);
 5. ``subscribe``: a native subscription on the agent's slot, ``copy_data = false``;
 6. ``catchup``: until the target has applied what the source had written;
 7. ``sequences``: their values (also a step of its own for the cutover: ``sync_sequences``).
@@ -269,7 +270,7 @@ class PostgresMover(DataMover):
                 ledger.record_phase(target, names.ledger, "indexes")
         if "analyze" not in done:
             with run.step("database.analyze"):
-                schema.analyze(target, names, jobs)
+                schema.analyze(target, names, jobs, target.json(ledger.left_to_analyze_sql(names.ledger)))
                 ledger.record_phase(target, names.ledger, "analyze")
         if not stream.subscription_exists(target, names):
             with run.step("database.subscribe"):
@@ -278,8 +279,7 @@ class PostgresMover(DataMover):
 
     def _copy(self, run: Run, conn: Any, tables: list[Table], jobs: int) -> None:
         target, names = self.target, self.names
-        running, state = copy.agent_state(target, names)
-        ranges = ledger.ranges(target, names.ledger)
+        running, state, ranges = copy.poll(target, names, wait_s=0)
         seen = Observed(copy_recorded=False, ranges_planned=len(ranges),
                         ranges_done=sum(1 for r in ranges if r["done"]), agent_running=running,
                         agent_phase=state.get("phase"), slot_exists=stream.slot(conn, names) is not None)
@@ -295,9 +295,9 @@ class PostgresMover(DataMover):
             stream.drop_slot(conn, names)
             copy.truncate_planned(target, names)
         if action is CopyAction.START or (action is CopyAction.REDO and not ranges):
-            target.psql(ledger.plan_sql(names.ledger, copy.plan(tables, jobs)))
             builds = [(row[0], row[1], row[2], row[3]) for row in scalar(conn, catalog.EARLY_BUILDS_SQL)]
-            target.psql(ledger.early_sql(names.ledger, builds))
+            target.psql(ledger.plan_sql(names.ledger, copy.plan(tables, jobs))
+                        + ledger.early_sql(names.ledger, builds))
         if action in (CopyAction.START, CopyAction.REDO):
             memory = schema.index_memory_mb(target, jobs)
             config = copy.write_config(target, names, self.endpoint, jobs, memory)

@@ -9,6 +9,7 @@ ends is journaled in the run (``database.copy.range``), with progress in bytes a
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 import time
 from dataclasses import dataclass
@@ -20,13 +21,16 @@ from toolkit.data.postgres.catalog import Table
 from toolkit.data.postgres.names import Names
 from toolkit.data.postgres.ranges import PageRange, page_ranges
 from toolkit.data.postgres.source import SourceEndpoint
-from toolkit.data.postgres.sqltext import ident
+from toolkit.data.postgres.sqltext import ident, literal
 from toolkit.data.postgres.target import TargetHost
 from toolkit.errors import CheckFailed
 from toolkit.runs import Run
 
+log = logging.getLogger(__name__)
+
 AGENT_SOURCE = Path(__file__).with_name("agent.py")
 POLL_S = 1.0
+Probe = tuple[bool, dict[str, Any], list[dict[str, Any]]]  # the agent runs; its state; the ledger's ranges
 
 
 class CopyFailed(CheckFailed):
@@ -62,24 +66,48 @@ def write_config(target: TargetHost, names: Names, endpoint: SourceEndpoint, wor
     return path
 
 
-def agent_state(target: TargetHost, names: Names, *, wait_s: float = 0) -> tuple[bool, dict[str, Any]]:
-    """Whether the agent's unit runs, and its last state (empty when it never ran). With ``wait_s``,
-    first waits on the host, at most that long, for the agent to end: the operator hears of its
-    end within 0.1 s, at the cost of one SSH round trip a poll."""
+def agent_state(target: TargetHost, names: Names) -> tuple[bool, dict[str, Any]]:
+    """Whether the agent's unit runs, and its last state (empty when it never ran)."""
+    running, state, _ = _probe(target, names, wait_s=0, with_ranges=False)
+    return running, state
+
+
+def poll(target: TargetHost, names: Names, *, wait_s: float) -> Probe:
+    """``agent_state`` and the ledger's ranges in one SSH round trip and one sudo, after waiting on
+    the host, at most ``wait_s``, for the agent to end: the operator hears of its end within 0.1 s.
+    On two cores busy with the copy, a poll's processes are work taken from it."""
+    return _probe(target, names, wait_s=wait_s, with_ranges=True)
+
+
+def _probe(target: TargetHost, names: Names, *, wait_s: float, with_ranges: bool) -> Probe:
     unit = shlex.quote(names.unit)
     wait = (f'pid=$(systemctl show -p MainPID --value {unit}); [ "${{pid:-0}}" -gt 0 ] && '
             f'timeout {wait_s:g} tail -s 0.1 -f --pid="$pid" /dev/null; ') if wait_s > 0 else ""
-    out = target.run(f"{wait}systemctl is-active {unit}; "
-                     f"sudo -n cat {shlex.quote(names.directory + '/state.json')} 2>/dev/null || true",
-                     check=False).stdout.splitlines()
-    running = bool(out) and out[0].strip() in ("active", "activating")
-    state = {}
-    if len(out) > 1 and out[1].strip():
-        try:
-            state = json.loads(out[1])
-        except ValueError:
-            state = {}
-    return running, state
+    read = f"cat {shlex.quote(names.directory + '/state.json')} 2>/dev/null; echo"
+    if with_ranges:
+        settings = target.settings
+        read += (f"; psql -X -q -At -v ON_ERROR_STOP=1 -p {settings.port} -d {shlex.quote(settings.dbname)} "
+                 f"-c {shlex.quote(ledger.ranges_sql(names.ledger))}")
+    out = target.run(f"{wait}systemctl is-active {unit}; sudo -n -u postgres sh -c {shlex.quote(read)}",
+                     check=False).stdout
+    return parse_probe(out)
+
+
+def parse_probe(out: str) -> Probe:
+    """The probe's output: the unit's state on the first line, the agent's ``state.json`` (or an
+    empty line) on the second, the ranges' JSON array (over several lines) after them, if read."""
+    lines = out.splitlines()
+    running = bool(lines) and lines[0].strip() in ("active", "activating")
+    state = _json(lines[1]) if len(lines) > 1 else None
+    ranges = _json("\n".join(lines[2:]))
+    return running, state if isinstance(state, dict) else {}, ranges if isinstance(ranges, list) else []
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text) if text.strip() else None
+    except ValueError:
+        return None
 
 
 def start_agent(target: TargetHost, names: Names, config_path: str) -> None:
@@ -96,16 +124,34 @@ def stop_agent(target: TargetHost, names: Names) -> bool:
     running, _ = agent_state(target, names)
     if running:
         target.run(f"sudo -n systemctl stop {shlex.quote(names.unit)}", check=False)
-    return running
+    return end_loaders(target, names) > 0 or running
+
+
+def end_loaders(target: TargetHost, names: Names) -> int:
+    """Ends the loads a stopped or killed agent left behind; how many. They run in the target's
+    backends (``COPY ... FROM PROGRAM``), which outlive the agent until their COPY ends, and then
+    roll back. Waits up to 10 s for each to go, so that a TRUNCATE after it does not wait on it.
+    A PostgreSQL that does not answer runs no loads: that is not an error here (a failed run's
+    clean-up calls this, and its own error is the one to report)."""
+    try:
+        out = target.psql("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) "
+                          f"FROM pg_stat_activity WHERE application_name = {literal(names.loader)} "
+                          "AND pid <> pg_backend_pid();")
+    except CheckFailed as exc:
+        log.warning("could not look for the copy agent's loads on %s: %s", target.name, exc)
+        return 0
+    return int(out.strip() or 0)
 
 
 def truncate_planned(target: TargetHost, names: Names) -> None:
     tables = target.json("SELECT coalesce(json_agg(DISTINCT format('%I.%I', schema_name, table_name)), "
                          f"'[]') FROM {ident(names.ledger)}.ranges")
+    end_loaders(target, names)
     if tables:
         target.psql(f"TRUNCATE {', '.join(tables)};\nUPDATE {ident(names.ledger)}.ranges SET done = false, "
                     "rows = NULL, bytes = NULL, seconds = NULL;\n"
-                    f"UPDATE {ident(names.ledger)}.early SET claimed = false WHERE NOT built;\n")
+                    f"UPDATE {ident(names.ledger)}.early SET claimed = false WHERE NOT built;\n"
+                    f"DELETE FROM {ident(names.ledger)}.analyzed;\n")
 
 
 @dataclass
@@ -153,8 +199,8 @@ def follow(run: Run, target: TargetHost, names: Names) -> dict[str, Any]:
     follower.first_bytes = sum(int(r["bytes"] or 0) for r in ledger.ranges(target, names.ledger) if r["done"])
     while True:
         # Waits on the host, POLL_S at most, for the agent's end; the ranges read after it.
-        running, state = agent_state(target, names, wait_s=POLL_S)
-        follower.update(ledger.ranges(target, names.ledger))
+        running, state, ranges = poll(target, names, wait_s=POLL_S)
+        follower.update(ranges)
         if not running:
             if state.get("phase") != "copied":
                 raise CopyFailed(f"the copy agent on {target.name} stopped: "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from toolkit.data.postgres.catalog import Table
+from toolkit.data.postgres.catalog import USER_SCHEMAS, Table
 from toolkit.data.postgres.ranges import PageRange
 from toolkit.data.postgres.sqltext import ident, literal
 from toolkit.data.postgres.target import TargetHost
@@ -27,6 +27,8 @@ def create_sql(schema: str) -> str:
             "claimed bool NOT NULL DEFAULT false, built bool NOT NULL DEFAULT false, "
             "PRIMARY KEY (tbl, name));\n"
             f"CREATE TABLE IF NOT EXISTS {s}.phases (name text PRIMARY KEY, at timestamptz DEFAULT now());\n"
+            # Tables the agent analyzed once copied and indexed; the analyze step does the rest.
+            f"CREATE TABLE IF NOT EXISTS {s}.analyzed (tbl text PRIMARY KEY);\n"
             f"CREATE TABLE IF NOT EXISTS {s}.source_changes (what text PRIMARY KEY, undo text NOT NULL);\n")
 
 
@@ -51,9 +53,13 @@ def record_phase(target: TargetHost, schema: str, name: str) -> None:
 def ranges(target: TargetHost, schema: str) -> list[dict[str, Any]]:
     if not exists(target, schema):
         return []
-    return list(target.json(
-        f"SELECT coalesce(json_agg(r ORDER BY r.tbl, r.part), '[]') FROM (SELECT tbl, part, planned_bytes, "
-        f"done, rows, bytes, seconds FROM {ident(schema)}.ranges) r"))
+    return list(target.json(ranges_sql(schema)))
+
+
+def ranges_sql(schema: str) -> str:
+    """Every range and its progress, as one JSON array."""
+    return ("SELECT coalesce(json_agg(r ORDER BY r.tbl, r.part), '[]') FROM (SELECT tbl, part, "
+            f"planned_bytes, done, rows, bytes, seconds FROM {ident(schema)}.ranges) r")
 
 
 def plan_sql(schema: str, plan: list[tuple[Table, list[PageRange]]]) -> str:
@@ -86,6 +92,14 @@ def built_early(target: TargetHost, schema: str) -> list[str]:
     if not exists(target, schema):
         return []
     return list(target.json(f"SELECT coalesce(json_agg(toc), '[]') FROM {ident(schema)}.early WHERE built"))
+
+
+def left_to_analyze_sql(schema: str) -> str:
+    """The tables and materialized views (quoted, ``schema.name``) that the agent did not analyze."""
+    return ("SELECT coalesce(json_agg(format('%I.%I', n.nspname, c.relname) ORDER BY c.relpages DESC), '[]') "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'm') "
+            f"AND {USER_SCHEMAS} AND format('%s.%s', n.nspname, c.relname) NOT IN "
+            f"(SELECT tbl FROM {ident(schema)}.analyzed)")
 
 
 def source_changes(target: TargetHost, schema: str) -> list[dict[str, str]]:

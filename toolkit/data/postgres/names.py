@@ -37,6 +37,12 @@ class Names:
         return self.prefix
 
     @property
+    def loader(self) -> str:
+        """The ``application_name`` of the copy agent's connections to the target (``agent.py``
+        derives it from the slot's name: it imports nothing from the toolkit)."""
+        return f"{self.slot}_load"
+
+    @property
     def unit(self) -> str:
         return f"toolkit-{self.service}-copy"
 

@@ -92,9 +92,14 @@ def without_entries(listing: str, skip: list[str]) -> list[str]:
             if line.startswith(";") or not any(f" {entry} " in line for entry in skip)]
 
 
-def analyze(target: TargetHost, names: Names, jobs: int) -> None:
-    target.run(f"sudo -n -u postgres vacuumdb --quiet --analyze-only -j {jobs} -p {target.settings.port} "
-               f"-d {shlex.quote(target.settings.dbname)}", what="ANALYZE", timeout=7200)
+def analyze(target: TargetHost, names: Names, jobs: int, tables: list[str]) -> None:
+    """ANALYZE of ``tables`` (quoted ``schema.name``), ``jobs`` at a time."""
+    if not tables:
+        return
+    listed = " ".join(f"-t {shlex.quote(table)}" for table in tables)
+    target.run(f"sudo -n -u postgres vacuumdb --quiet --analyze-only -j {min(jobs, len(tables))} "
+               f"-p {target.settings.port} -d {shlex.quote(target.settings.dbname)} {listed}",
+               what="ANALYZE", timeout=7200)
 
 
 def target_has_tables(target: TargetHost) -> list[str]:
