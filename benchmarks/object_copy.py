@@ -20,7 +20,9 @@ from the objects host, emptying the target in between:
 Compared: the toolkit's object pass as `replicate` runs it (shipping the worker over SSH, listing
 both stores, the probe, the copy with its read-back, the manifest: what rclone's run does, and
 more), not `replicate`'s own database steps, which are printed beside it. With --repeat N the two
-take turns, the order swapped each round, and the medians are compared.
+take turns, the order swapped each round, and the medians are compared. Both run uncapped: the
+toolkit from a copy of the lab's spec without its cap on requests to moto
+(``targets.aws.s3_requests_per_second``), as rclone has none.
 
 Prints seconds, MB/s and peak memory of each (the worker's and rclone's max RSS) and the ratios.
 """
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import yaml
 from botocore.config import Config
 
 from toolkit import interface, ssh
@@ -101,6 +104,16 @@ def ensure_lab(name: str) -> tuple[dict[str, Any], bool]:
     if not result.ok:
         sys.exit(f"provisioning the lab failed: {result.summary_lines()}")
     return status, True
+
+
+def uncapped(spec: str) -> str:
+    """A copy of ``spec`` beside it (its relative paths hold) without the lab's cap on the copy's
+    requests to the source S3."""
+    data = yaml.safe_load(Path(spec).read_text())
+    data["targets"]["aws"].pop("s3_requests_per_second", None)
+    copy = Path(spec).with_name("service.uncapped.yaml")
+    copy.write_text(yaml.safe_dump(data, sort_keys=False))
+    return str(copy)
 
 
 def run_ours(spec: str) -> dict[str, Any]:
@@ -181,12 +194,13 @@ def main() -> None:
         store = client(target, secrets["objects_access_key"], secrets["objects_secret_key"])
         objects, size = seed(source, args.small, args.large, args.large_mb)
         host = next(h for h in lab["hosts"] if "objects" in h.get("groups", []))
+        ours = uncapped(lab["spec"])
         runs: dict[str, list[dict[str, Any]]] = {"toolkit": [], "rclone_sync": []}
         for round_ in range(args.repeat):
             order = ["toolkit", "rclone_sync"][::1 if round_ % 2 == 0 else -1]
             for name in order:
                 empty(store)
-                runs[name].append(run_ours(lab["spec"]) if name == "toolkit"
+                runs[name].append(run_ours(ours) if name == "toolkit"
                                   else run_rclone(lab, host, secrets, target, args.rclone_check))
         empty(store)
         mb = size / 1e6

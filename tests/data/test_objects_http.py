@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import http.server
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.fixtures.http_server import Handler, serving
 from tests.fixtures.moto import running_moto
 from toolkit.data.objects.remote import parts, s3http, store, transfer, worker
 from toolkit.data.objects.remote.sigv4 import EMPTY_SHA256, Signer, object_path
@@ -97,11 +96,10 @@ def test_a_missing_key_is_a_vanished_object_and_the_connection_stays_usable(
     assert objects.get(f"{BUCKET}-2", "after").body.read() == b"x"
 
 
-class Flaky(http.server.BaseHTTPRequestHandler):
+class Flaky(Handler):
     """Answers 503 SlowDown to the first GET, drops the connection after the second answer (as an
     idle keep-alive timeout does), then serves; a PUT is always refused with AccessDenied."""
 
-    protocol_version = "HTTP/1.1"
     seen: list[str] = []
 
     def do_GET(self) -> None:
@@ -117,27 +115,12 @@ class Flaky(http.server.BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers["content-length"]))
         self.answer(403, b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>")
 
-    def answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for name, value in {**(headers or {}), "content-length": str(len(body))}.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
 
 @pytest.fixture
 def flaky() -> Iterator[s3http.ObjectHttp]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
     Flaky.seen = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield s3http.ObjectHttp(f"http://127.0.0.1:{server.server_port}", "us-east-1", "AK", "SK")
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Flaky) as port:
+        yield s3http.ObjectHttp(f"http://127.0.0.1:{port}", "us-east-1", "AK", "SK")
 
 
 def test_throttling_and_a_dropped_connection_are_retried_a_refusal_is_not(flaky: s3http.ObjectHttp) -> None:

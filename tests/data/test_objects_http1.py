@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.fixtures.http_server import serving
 from toolkit.data.objects.remote import http1, s3http
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -71,14 +72,9 @@ class Framing(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[int]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Framing)
     Framing.seen = []
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield httpd.server_port
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(Framing) as port:
+        yield port
 
 
 def test_every_framing_is_read_whole_and_a_connection_is_kept_only_when_it_may_be(server: int) -> None:

@@ -85,6 +85,8 @@ BAD_VALUES = [
     (("targets", "aws", "endpoint"), "ftp://x", IssueKind.INVALID_VALUE, "targets.aws.endpoint"),
     (("targets", "aws", "credentials", "secret_access_key"), "abc", IssueKind.LITERAL_SECRET,
      "targets.aws.credentials.secret_access_key"),
+    (("targets", "aws", "s3_requests_per_second"), 0, IssueKind.INVALID_VALUE,
+     "targets.aws.s3_requests_per_second"),
     (("targets", "aws", "database_endpoint"), {"port": 5432}, IssueKind.MISSING_FIELD,
      "targets.aws.database_endpoint.host"),
     (("targets", "baremetal", "inventory"), DELETE, IssueKind.MISSING_FIELD, "targets.baremetal.inventory"),

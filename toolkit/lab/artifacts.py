@@ -43,6 +43,7 @@ SERVICE_CERT = "tls/service.crt"
 SERVICE_KEY = "secrets/tls.key"
 
 DB_INSTANCE = "refservice-db"
+LAB_S3_REQUESTS_PER_SECOND = 60  # the object copy's cap on moto (see where the spec is written)
 AWS_REGION = "us-east-1"
 MOTO_PORT = 5000
 OBJECTS_PORT = 9000
@@ -264,6 +265,10 @@ def lab_spec(sample: Spec, wiring: SpecWiring) -> dict[str, Any]:
         "resources": {"db_instance": DB_INSTANCE, "hosted_zone_id": wiring.hosted_zone_id,
                       "instances": wiring.instances},
         "database_endpoint": {"host": wiring.db_address, "port": sample.database.port},
+        # moto, one Python process on 2 cores shared with everything, is also the source app's S3:
+        # an uncapped copy (16 requests in flight, ~140/s) made the app's writes wait past its
+        # clients' 2 s timeout.
+        "s3_requests_per_second": LAB_S3_REQUESTS_PER_SECOND,
     })
     bare = spec["targets"].get("baremetal", {})
     bare.update({

@@ -302,6 +302,10 @@ class AwsTarget(Strict):
     nat_gateways: Literal["per-zone", "single"] = Field(
         default="per-zone", description="one NAT gateway per zone (a zone's loss spares the others) or one")
     database_multi_az: bool = Field(default=True, description="RDS with a standby in a second zone")
+    s3_requests_per_second: float | None = Field(
+        default=None, gt=0, description="at most this many requests a second from the object copy to "
+        "this S3, over every objects host; none: no cap (S3 itself needs none; a small S3-compatible "
+        "store that also serves the application does)")
 
 
 class ObjectStore(Strict):

@@ -261,7 +261,7 @@ class ObjectMover(DataMover):
             with fleet.connect(host) as client:
                 fleet.stop_worker(client)
                 fleet.ship(client)
-                host_job = dict(full)
+                host_job = {**full, "source": paced(full["source"], host)}
                 if known is not None and known.is_file():
                     mine = [e for e in manifest.read(known)
                             if shard_of(e.bucket, e.key, host.shards) == host.shard]
@@ -284,7 +284,8 @@ class ObjectMover(DataMover):
             raise BadInput(f"{self.loaded.path}: objects are copied from targets.aws to targets.baremetal; "
                            "both must be set")
         base = self.loaded.base_dir
-        source: dict[str, Any] = {"endpoint": aws.endpoint, "region": aws.region}
+        source: dict[str, Any] = {"endpoint": aws.endpoint, "region": aws.region,
+                                  "requests_per_second": aws.s3_requests_per_second}
         if aws.credentials is not None:
             source["access_key"] = aws.credentials.access_key_id.resolve(base).reveal().strip()
             source["secret_key"] = aws.credentials.secret_access_key.resolve(base).reveal().strip()
@@ -324,3 +325,10 @@ class ObjectMover(DataMover):
         tmp = self.dir / f".{STATE}.tmp"
         tmp.write_text(json.dumps(state, indent=1))
         tmp.replace(self.dir / STATE)
+
+
+def paced(source: dict[str, Any], host: ObjectHost) -> dict[str, Any]:
+    """The job's source with ``host``'s share of the spec's cap on requests to it: the shards copy
+    side by side, so each takes an equal part."""
+    rate = source.get("requests_per_second")
+    return {**source, "requests_per_second": rate / host.shards} if rate else source

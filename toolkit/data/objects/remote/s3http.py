@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import quote, unquote_plus, urlsplit
 from xml.etree import ElementTree
 
-from . import http1
+from . import http1, pacing
 from .manifest import Listed
 from .sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, object_path
 
@@ -98,12 +98,14 @@ class ObjectHttp:
     """One S3 endpoint's objects, path-style (``https://s3.<region>.amazonaws.com`` without one)."""
 
     def __init__(self, endpoint: str | None, region: str, access_key: str, secret_key: str, *,
-                 session_token: str | None = None, timeout: float = TIMEOUT_S) -> None:
+                 session_token: str | None = None, timeout: float = TIMEOUT_S,
+                 pace: pacing.Pace | None = None) -> None:
         url = urlsplit(endpoint or f"https://s3.{region}.amazonaws.com")
         self.hostname = url.hostname or ""
         self.port = url.port or (443 if url.scheme == "https" else 80)
         self.host = url.netloc  # as the Host header and the signature name it
         self.timeout = timeout
+        self.pace = pace  # every request waits for its slot, retries too: they load the store alike
         self.signer = Signer(access_key, secret_key, region, session_token=session_token)
         self._tls = ssl.create_default_context() if url.scheme == "https" else None
         self._local = threading.local()
@@ -141,6 +143,8 @@ class ObjectHttp:
               payload_hash: str, *, query: str = "", attempts: int = ATTEMPTS) -> http1.Answer:
         target = f"{path}?{query}" if query else path
         for attempt in range(1, attempts + 1):
+            if self.pace is not None:
+                self.pace.wait()
             connection = self._connection()
             fresh = connection.fresh
             signed = self.signer.sign(method, self.host, path, headers, query=query,
@@ -204,7 +208,7 @@ def retryable(error: BaseException) -> bool:
 def from_side(side: dict[str, Any]) -> ObjectHttp:
     """The client of a job's ``source`` or ``target``."""
     return ObjectHttp(side.get("endpoint") or None, side.get("region") or "us-east-1", side["access_key"],
-                      side["secret_key"], session_token=side.get("session_token"))
+                      side["secret_key"], session_token=side.get("session_token"), pace=pacing.for_side(side))
 
 
 def _code_and_message(answer: bytes) -> tuple[str, str]:
