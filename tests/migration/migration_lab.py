@@ -27,6 +27,8 @@ from toolkit.runs import Run
 from toolkit.runs.journal import Journal
 from toolkit.spec import load_spec
 
+DIGEST_TIMEOUT_S = 60  # /digest reads every object (see source_digest)
+
 
 def aws_app_url(lab: dict[str, Any]) -> str:
     return str(lab["app_url"])
@@ -49,10 +51,13 @@ def stop_load(load: subprocess.Popen[bytes]) -> None:
 
 def source_digest(lab: dict[str, Any]) -> Any:
     """The AWS side app's /digest, once it is connected to its database again."""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while True:
         try:
-            with urllib.request.urlopen(f"{aws_app_url(lab)}/digest", timeout=10) as answer:
+            # The digest reads every object back from moto, one by one: about 2,000 after a
+            # migration under load, 10-20 s on a busy 2 cores. A timed-out attempt leaves the app
+            # still reading, so the next would only queue behind it.
+            with urllib.request.urlopen(f"{aws_app_url(lab)}/digest", timeout=DIGEST_TIMEOUT_S) as answer:
                 return json.load(answer)
         except OSError:
             if time.monotonic() > deadline:
@@ -135,6 +140,6 @@ def assert_migrated(lab: dict[str, Any], run_id: str, load_journal: Path,
     assert not result.findings, [f.sentence() for f in result.findings]
     # ... and the new target holds what the source held at the freeze: nothing has written to the
     # source since (the load generator is stopped), so once unfrozen its app shows that data.
-    digest = request("GET", f"https://{zone}/digest", resolver=resolver, timeout=30).json()
+    digest = request("GET", f"https://{zone}/digest", resolver=resolver, timeout=DIGEST_TIMEOUT_S).json()
     put_source_back(lab, run_id)
     assert digest == source_digest(lab)
