@@ -14,9 +14,10 @@ import pytest
 import yaml
 
 from tests.fixtures.http_server import Handler, serving
-from toolkit.data.objects.hosts import ObjectHost
+from toolkit.data.objects.hosts import Fleet, ObjectHost
 from toolkit.data.objects.mover import ObjectMover, paced
 from toolkit.data.objects.remote import pacing, s3http
+from toolkit.runs import Run
 from toolkit.spec import load_spec
 from toolkit.targets.baremetal.inventory import InventoryHost
 
@@ -116,6 +117,26 @@ def test_the_specs_cap_reaches_the_source_of_every_job(spec_dir: Path, sample_da
     job = ObjectMover(load_spec(spec_dir / "service.yaml"))._job({"mode": "copy"})
     assert job["source"]["requests_per_second"] == 60
     assert not job["target"].get("requests_per_second")  # the bare-metal store: ours, uncapped
+
+
+@pytest.mark.parametrize("cap", [60, None])
+def test_a_paced_pass_says_so_in_its_state_and_its_run(spec_dir: Path, sample_data: dict[str, Any],
+                                                       cap: int | None) -> None:
+    if cap is not None:
+        sample_data["targets"]["aws"]["s3_requests_per_second"] = cap
+    (spec_dir / "service.yaml").write_text(yaml.safe_dump(sample_data, sort_keys=False))
+    loaded = load_spec(spec_dir / "service.yaml")
+    mover, fleet, run = ObjectMover(loaded), Fleet.of(loaded), Run.start("replicate")
+    mover._begin(run, "copy", fleet)
+    notes = [record["message"] for record in run.journal.records() if record.get("event") == "note"]
+    run.finish("succeeded")
+    if cap is None:
+        assert "source_requests_per_second" not in mover.status() and notes == []
+        return
+    assert mover.status()["source_requests_per_second"] == cap  # what --status shows
+    share = f"{cap / len(fleet.hosts):g} per objects host"
+    assert notes == [f"objects: requests to the source S3 paced at {cap} a second "
+                     f"(targets.aws.s3_requests_per_second), {share}"]
 
 
 def test_each_objects_host_takes_its_share_of_the_cap() -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from toolkit.runs import Listener, Run
 from toolkit.spec import LoadedSpec
@@ -50,23 +50,23 @@ class MigrationContext:
         return self.run.measured(step)
 
     @cached_property
-    def database(self) -> PostgresMover:
-        from toolkit.data.postgres import PostgresMover
+    def movers(self) -> list[DataMover]:
+        """The data movers this migration drives: the family's registry decides which apply."""
+        from toolkit.data import movers
 
-        return PostgresMover(self.loaded)
-
-    @cached_property
-    def objects(self) -> ObjectMover | None:
-        if not self.loaded.spec.buckets:
-            return None
-        from toolkit.data.objects import ObjectMover
-
-        return ObjectMover(self.loaded)
+        return movers(self.loaded)
 
     @property
-    def movers(self) -> list[DataMover]:
-        """The data movers this migration drives, the database first."""
-        return [mover for mover in (self.database, self.objects) if mover is not None]
+    def database(self) -> PostgresMover:
+        return cast("PostgresMover", self._mover("database"))
+
+    @property
+    def objects(self) -> ObjectMover | None:
+        """None when the spec has no buckets."""
+        return cast("ObjectMover | None", self._mover("objects"))
+
+    def _mover(self, kind: str) -> DataMover | None:
+        return next((mover for mover in self.movers if mover.kind == kind), None)
 
     @property
     def source(self) -> SourceEndpoint:

@@ -144,7 +144,7 @@ class ObjectMover(DataMover):
     # -- one pass --------------------------------------------------------------------------------
     def _pass(self, run: Run, step: str, *, delete: bool, spare_target: bool = False) -> dict[str, Any]:
         fleet = Fleet.of(self.loaded)
-        state = self._begin(run, step.split(".")[1])
+        state = self._begin(run, step.split(".")[1], fleet)
         started = time.monotonic()
         totals: dict[str, dict[str, int]] = {}
 
@@ -183,7 +183,7 @@ class ObjectMover(DataMover):
                 run.note(f"objects: no change events from the source ({error}); the passes list the buckets",
                          step="objects.follow")
                 events = False
-        state = self._begin(run, "follow")
+        state = self._begin(run, "follow", fleet)
         jobs = self._launch(fleet, {"mode": "follow", "delete": True, "events": events},
                             fleet.hosts, known=self._manifest_path(), fetch_manifest=True)
         return Follower(self, fleet, jobs, state, feed if events else None)
@@ -196,9 +196,16 @@ class ObjectMover(DataMover):
         with run.step("objects.reconcile", resumable=True):
             return self._pass(run, "objects.reconcile", delete=True, spare_target=True)
 
-    def _begin(self, run: Run, kind: str) -> dict[str, Any]:
+    def _begin(self, run: Run, kind: str, fleet: Fleet) -> dict[str, Any]:
         state: dict[str, Any] = {"state": "copying", "run": run.id, "pass": kind, "started_at": time.time(),
                                  "hosts": {}}
+        aws = self.loaded.spec.targets.aws
+        cap = aws.s3_requests_per_second if aws is not None else None
+        if cap:  # said, so that an operator who sees a slow pass knows why
+            state["source_requests_per_second"] = cap
+            run.note(f"objects: requests to the source S3 paced at {cap:g} a second "
+                     f"(targets.aws.s3_requests_per_second), {cap / len(fleet.hosts):g} per objects host",
+                     step=f"objects.{kind}")
         self._write_state(state)
         return state
 
